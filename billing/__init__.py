@@ -1,0 +1,1 @@
+"""Carrier billing: CDRs, rating in integer fen, export files and reconciliation."""

@@ -1,0 +1,1 @@
+"""The onecard gateway: aiohttp application, persistence, services, workers and the CLI."""
