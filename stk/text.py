@@ -161,7 +161,8 @@ def _ucs2_units(text: str) -> bytes:
 def _window_form(text: str, coding: AlphaCoding) -> bytes | None:
     """Encode in form 81 or 82, or None when the text does not fit that form."""
     wide = [ord(ch) for ch in text if ch not in _BASIC_CODE]
-    if any(code > 0xFFFF for code in wide):
+    # The character count is one octet, so longer texts only fit the '80' form.
+    if len(text) > 0xFF or any(code > 0xFFFF for code in wide):
         return None
     if coding is AlphaCoding.UCS2_81:
         base = (min(wide) & 0x7F80) if wide else 0
@@ -173,8 +174,6 @@ def _window_form(text: str, coding: AlphaCoding) -> bytes | None:
         if wide and max(wide) - base > 0x7F:
             return None
         header = bytes((0x82, len(text))) + base.to_bytes(2, "big")
-    if len(text) > 0xFF:
-        return None
     body = bytes(
         _BASIC_CODE[ch] if ch in _BASIC_CODE else 0x80 | (ord(ch) - base) for ch in text
     )
