@@ -27,11 +27,11 @@ PERSONALISE        ``80 E2 80 00 Lc | 4F 09 <sub-app AID> | C1 n <member number,
                    C2 n <credential, 4-16 octets> | [C3 04 <purse limit, fen>] |
                    [C4 04 <valid until, YYYYMMDD BCD>]`` -- GP STORE DATA (11.11), P1 b8 = last
                    block, P2 = block 0. C3 only for the purse. Life cycle becomes PERSONALISED.
-SET STATUS         ``80 F0 40 P2 09 | 4F 09 <sub-app AID>``; P2 = 80 lock, 00 unlock -- GP 11.10
+SET STATUS         ``80 F0 40 P2 0B | 4F 09 <sub-app AID>``; P2 = 80 lock, 00 unlock -- GP 11.10
                    (P1 40: application; b8 of P2 locks or unlocks).
 DELETE             ``80 E4 00 00 0B | 4F 09 <sub-app AID>`` -- GP 11.2 (delete object).
 GET STATUS         ``80 F2 40 02 02 | 4F 00 | 00`` -- GP 11.4, applications, tag-list format.
-                   Response: per sub-app ``E3 0E | 4F 09 <AID> | 9F70 01 <life cycle>``.
+                   Response: per sub-app ``E3 0F | 4F 09 <AID> | 9F70 01 <life cycle>``.
 CREDIT             ``80 52 00 00 14 | <amount, fen (4)> | <transaction id (16)> | 00``.
                    Response ``<balance, fen (4)> <load counter (2)> <replayed (1)>``: the applet
                    keeps the ids of the credits it applied; a repeated id changes nothing and
