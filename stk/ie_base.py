@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-from stk.errors import IeError, MissingIeError
+from stk.errors import IeError, MissingIeError, StkError
 from stk.tags import BerTag, CommandType, Scope, Tag
 from stk.tlv import Ctlv
 
@@ -216,3 +216,16 @@ def label(value: int, enum_type: type[Any]) -> str:
         return f"{enum_type(value).name.replace('_', ' ').lower()} ({value:02X})"
     except ValueError:
         return f"{value:02X}"
+
+
+def describe_tlvs(tlvs: Iterable[Ctlv], scope: Scope | None, indent: str = "  ") -> list[str]:
+    """Analyser lines, one per data object: tag and length octets, then what they mean."""
+    lines = []
+    for tlv in tlvs:
+        try:
+            ie = decode_ie(tlv, scope)
+            meaning = f"{ie.name}: {ie.summary()}"
+        except StkError as exc:
+            meaning = f"malformed: {exc}"
+        lines.append(f"{indent}{tlv.header_hex}  {meaning}")
+    return lines
