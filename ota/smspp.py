@@ -47,8 +47,8 @@ def segment_count(packet_length: int, *, ref16: bool = False) -> int:
     """How many SMS a command packet of ``packet_length`` octets needs."""
     if packet_length <= MAX_SINGLE_PACKET:
         return 1
-    concat_len = 6 if ref16 else 5  # UDHL + concat IE (2 + 4 or 2 + 3)
-    first, later = MAX_TP_UD - concat_len - 2, MAX_TP_UD - concat_len
+    concat_udh = 7 if ref16 else 6  # UDHL + concatenation IE (2 + 4 or 2 + 3)
+    first, later = MAX_TP_UD - concat_udh - 2, MAX_TP_UD - concat_udh  # segment 1 adds the CPI
     return 1 + -(-(packet_length - first) // later)
 
 
