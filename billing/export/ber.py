@@ -63,7 +63,9 @@ def tlv(ident: bytes, content: bytes) -> bytes:
 
 def integer_content(value: int) -> bytes:
     """Two's complement in the fewest octets (8.3.2)."""
-    return value.to_bytes(value.bit_length() // 8 + 1, "big", signed=True)
+    # -128 needs one octet (80), 128 needs two (0080): count the bits of ~value when negative.
+    bits = value.bit_length() if value >= 0 else (~value).bit_length()
+    return value.to_bytes(bits // 8 + 1, "big", signed=True)
 
 
 # Identifier octets of context-specific primitive tags [0]..[30], built once: the record
