@@ -86,7 +86,9 @@ class Ctlv:
     @property
     def header_hex(self) -> str:
         """Tag and length octets as on the wire, for analyser output."""
-        return (encode_ctlv_tag(self.tag, self.cr) + encode_length(len(self.value))).hex(" ").upper()
+        return (
+            (encode_ctlv_tag(self.tag, self.cr) + encode_length(len(self.value))).hex(" ").upper()
+        )
 
 
 def encode_ctlv_tag(tag: int, cr: bool) -> bytes:
