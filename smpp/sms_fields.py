@@ -148,7 +148,8 @@ class Address:
         """'+8613912345678' (international), '10658888' (unknown), 'OneCard' (alphanumeric)."""
         if text.startswith("+") and text[1:].isdigit():
             return cls(text[1:], TypeOfNumber.INTERNATIONAL, NumberingPlan.ISDN)
-        if all(ch.lower() in _DIGIT_VALUE for ch in text):
+        # Semi-octets a..c exist but read as letters here: "Abc" is a sender name.
+        if all(ch in "0123456789*#" for ch in text):
             return cls(text, TypeOfNumber.UNKNOWN, NumberingPlan.ISDN)
         return cls(text, TypeOfNumber.ALPHANUMERIC, NumberingPlan.UNKNOWN)
 
