@@ -112,15 +112,18 @@ class SmsDeliver(UserDataMixin):
         _octet(self.pid, "TP-PID")
         _octet(self.dcs, "TP-DCS")
 
-    def encode(self) -> bytes:
+    @property
+    def first_octet(self) -> int:
         first = MessageType.DELIVER | (0 if self.more_messages_waiting else _MMS_RD)
         first |= _LP if self.loop_prevention else 0
         first |= _SRI_SRR if self.status_report_indication else 0
         first |= _UDHI if self.udh is not None else 0
-        first |= _RP if self.reply_path else 0
+        return first | (_RP if self.reply_path else 0)
+
+    def encode(self) -> bytes:
         udl, ud = encode_user_data(self.coding, self.udh, self.payload)
         return (
-            bytes((first,))
+            bytes((self.first_octet,))
             + self.originator.encode()
             + bytes((self.pid, self.dcs))
             + encode_timestamp(self.scts)
@@ -155,6 +158,7 @@ class SmsDeliver(UserDataMixin):
 
     def describe(self) -> list[str]:
         flags = [
+            f"first octet {self.first_octet:02X}: MTI=00",
             "MMS=0 (more messages waiting)" if self.more_messages_waiting else "MMS=1",
             f"LP={int(self.loop_prevention)}",
             f"SRI={int(self.status_report_indication)}",
@@ -163,7 +167,7 @@ class SmsDeliver(UserDataMixin):
         ]
         return [
             "SMS-DELIVER (SC→MS, TS 23.040 9.2.2.1)",
-            f"flags   {', '.join(flags)}",
+            f"TP-MTI  {', '.join(flags)}",
             f"TP-OA   {self.originator.describe()}",
             f"TP-PID  {self.pid:02X} {describe_pid(self.pid)}",
             f"TP-DCS  {self.dcs:02X} {self.coding.describe()}",
@@ -192,15 +196,18 @@ class SmsSubmit(UserDataMixin):
         _octet(self.pid, "TP-PID")
         _octet(self.dcs, "TP-DCS")
 
-    def encode(self) -> bytes:
+    @property
+    def first_octet(self) -> int:
         first = MessageType.SUBMIT | (validity_format(self.validity) << 3)
         first |= _MMS_RD if self.reject_duplicates else 0
         first |= _SRI_SRR if self.status_report_request else 0
         first |= _UDHI if self.udh is not None else 0
-        first |= _RP if self.reply_path else 0
+        return first | (_RP if self.reply_path else 0)
+
+    def encode(self) -> bytes:
         udl, ud = encode_user_data(self.coding, self.udh, self.payload)
         return (
-            bytes((first, self.message_reference))
+            bytes((self.first_octet, self.message_reference))
             + self.destination.encode()
             + bytes((self.pid, self.dcs))
             + (self.validity.encode() if self.validity is not None else b"")
@@ -236,6 +243,7 @@ class SmsSubmit(UserDataMixin):
 
     def describe(self) -> list[str]:
         flags = [
+            f"first octet {self.first_octet:02X}: MTI=01",
             f"RD={int(self.reject_duplicates)}",
             f"VPF={validity_format(self.validity).name.lower()}",
             f"SRR={int(self.status_report_request)}",
@@ -244,7 +252,7 @@ class SmsSubmit(UserDataMixin):
         ]
         lines = [
             "SMS-SUBMIT (MS→SC, TS 23.040 9.2.2.2)",
-            f"flags   {', '.join(flags)}",
+            f"TP-MTI  {', '.join(flags)}",
             f"TP-MR   {self.message_reference}",
             f"TP-DA   {self.destination.describe()}",
             f"TP-PID  {self.pid:02X} {describe_pid(self.pid)}",

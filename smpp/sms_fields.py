@@ -95,7 +95,7 @@ MAX_ALPHANUMERIC_SEPTETS = 11  # 10 octets hold 80 bits, 11 whole septets
 def encode_semi_octets(digits: str) -> bytes:
     """Digits as swapped semi-octets, odd counts filled with F (TS 23.040 9.1.2.3)."""
     values: list[int] = []
-    for position, ch in enumerate(digits.lower()):
+    for position, ch in enumerate(digits):
         value = _DIGIT_VALUE.get(ch)
         if value is None:
             raise SmsFormatError(f"{ch!r} at position {position} is not a semi-octet digit")
@@ -139,7 +139,7 @@ class Address:
             return
         if len(self.number) > MAX_ADDRESS_DIGITS:
             raise SmsFormatError(f"address has {len(self.number)} digits, at most 20")
-        bad = [ch for ch in self.number.lower() if ch not in _DIGIT_VALUE]
+        bad = [ch for ch in self.number if ch not in _DIGIT_VALUE]
         if bad:
             raise SmsFormatError(f"address {self.number!r} has non-digit {bad[0]!r}")
 

@@ -7,6 +7,7 @@ octets as sent (UCS2 big-endian, 8-bit data, compressed data).
 
 from __future__ import annotations
 
+from smpp.errors import UdhError
 from smpp.sms_dcs import Alphabet, DataCodingScheme
 from smpp.sms_errors import SmsFormatError, UnsupportedCodingError
 from smpp.udh import Concat, Iei, Udh
@@ -68,7 +69,11 @@ def decode_user_data(
     body = data
     header_len = 0
     if udhi:
-        udh, body = Udh.decode(data)
+        try:
+            udh, body = Udh.decode(data)
+        except UdhError as exc:
+            # Inside a TPDU this is a malformed user data field, and the peer needs a TP-FCS.
+            raise SmsFormatError(f"user data header: {exc}") from exc
         header_len = len(data) - len(body)
     if not dcs.septets:
         return udh, body
