@@ -20,6 +20,7 @@ becomes K1K2K1, a single DES key K becomes KKK (triple DES with K1 = K2 = K3 is 
 
 from __future__ import annotations
 
+import functools
 import hmac
 import zlib
 
@@ -72,6 +73,11 @@ def block_size(algorithm: KicAlgorithm) -> int:
     raise UndefinedSecurityError(f"no ciphering algorithm for KIc {algorithm.name}")
 
 
+# Building a Cipher object costs more than ciphering a short packet (argument checks in
+# ``cryptography``), and one card's keys are used again and again, so the objects are cached.
+# A Cipher holds no per-message state: each call still gets a fresh encryptor or decryptor.
+# The cache is bounded; it keeps keys in memory no longer than the key sets that hold them do.
+@functools.lru_cache(maxsize=1024)
 def _cipher(algorithm: KicAlgorithm, key: bytes) -> Cipher[modes.CBC] | Cipher[modes.ECB]:
     allowed = KIC_KEY_LENGTHS.get(algorithm)
     if allowed is None:
@@ -113,8 +119,13 @@ def cryptographic_checksum(algorithm: KidCcAlgorithm, key: bytes, data: bytes) -
         return mac.finalize()[:CC_LENGTH]
     if len(data) % 8:
         data = data + bytes(8 - len(data) % 8)
-    enc = Cipher(TripleDES(_des3_key(key)), modes.CBC(_ZERO_IV[8])).encryptor()
+    enc = _cbc_mac_cipher(key).encryptor()
     return (enc.update(data) + enc.finalize())[-CC_LENGTH:]
+
+
+@functools.lru_cache(maxsize=1024)
+def _cbc_mac_cipher(key: bytes) -> Cipher[modes.CBC]:
+    return Cipher(TripleDES(_des3_key(key)), modes.CBC(_ZERO_IV[8]))
 
 
 def crc16_x25(data: bytes) -> int:

@@ -158,6 +158,8 @@ def error_response(exc: OtaError) -> bytes | None:
 
 
 def _split_udh(tp_ud: bytes) -> tuple[bytes, bytes]:
+    if tp_ud[:3] == POR_UDH:  # the usual header: skip the general IE walk
+        return POR_UDH, tp_ud[3:]
     try:
         udh, rest = Udh.decode(tp_ud)
     except UdhError as exc:
