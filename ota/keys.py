@@ -102,13 +102,17 @@ def derive_card_keyset(
         KIc  = first n octets of K(1) || K(2) ...  with Label = b"onecard/ota/kic"
         KID  = same with Label = b"onecard/ota/kid"
         Context = ICCID in EF.ICCID coding (BCD, nibbles swapped, padded with F to 10 octets)
+                  || key index (1 octet)
         L = 8 * n, n = key length of the algorithm (8 DES, 16 3DES-2key, 24 3DES-3key,
             ``aes_key_length`` for AES)
 
     A distinct label per key usage keeps KIc and KID independent; putting L into the input
-    makes keys of different lengths independent too. ``key_index`` is the KIc and KID key index.
+    makes keys of different lengths independent too; the key index in the context gives each
+    key set version of a card its own keys. ``key_index`` is the KIc and KID key index.
     """
-    context = iccid_context(iccid)
+    if not 0 <= key_index <= 0xF:
+        raise KeysetError(f"key index {key_index} does not fit 4 bits")
+    context = iccid_context(iccid) + bytes((key_index,))
     kic_len = _key_length(kic_algorithm, aes_key_length)
     kid_len = _key_length(kid_algorithm, aes_key_length)
     return OtaKeyset(

@@ -50,8 +50,11 @@ def test_defaults_and_golden_values() -> None:
     assert (ks.kic_algorithm, ks.kid_algorithm) == (KicAlgorithm.AES_CBC, KidCcAlgorithm.AES_CMAC)
     assert (ks.kic_index, ks.kid_index, len(ks.kic), len(ks.kid)) == (1, 1, 16, 16)
     # Golden values, also printed in docs/kdf.md.
-    assert ks.kic.hex() == "4219c884822942502819542b46d995b5"
-    assert ks.kid.hex() == "c7182e1a52b5f867cd90051979d7dce4"
+    assert ks.kic.hex() == "8ce69529947b6d33458ec138b4b3dcd5"
+    assert ks.kid.hex() == "5321609bbdc6df85a1d660fa1d2e099a"
+    rotated = derive_card_keyset(MASTER, ICCID, key_index=2)
+    assert rotated.kic.hex() == "66acd2c8a76ffc9685e1c39024ba6925"
+    assert rotated.kid.hex() == "d621ce8715ec782c4dde47897e8bbb75"
 
 
 @pytest.mark.parametrize(("kic", "kid", "aes", "kic_len", "kid_len"), [
@@ -65,10 +68,18 @@ def test_derivation_matches_reference(kic: KicAlgorithm, kid: KidCcAlgorithm, ae
                                       kic_len: int, kid_len: int) -> None:
     ks = derive_card_keyset(MASTER, ICCID, kic_algorithm=kic, kid_algorithm=kid, key_index=5,
                             aes_key_length=aes)
-    context = iccid_context(ICCID)
+    context = iccid_context(ICCID) + b"\x05"
     assert ks.kic == _reference_kdf(MASTER, KDF_LABEL_KIC, context, kic_len)
     assert ks.kid == _reference_kdf(MASTER, KDF_LABEL_KID, context, kid_len)
     assert ks.kic_index == ks.kid_index == 5
+
+
+def test_golden_two_key_3des() -> None:
+    ks = derive_card_keyset(bytes(range(32)), "8986001234567890123",
+                            kic_algorithm=KicAlgorithm.TDES_2KEY_CBC,
+                            kid_algorithm=KidCcAlgorithm.TDES_2KEY_CBC_MAC, key_index=3)
+    assert ks.kic.hex() == "04fb0da5b5901c99db46e70741ec1c61"
+    assert ks.kid.hex() == "42d959e8ba11122174b8dcff9a1811a7"
 
 
 def test_keys_differ_per_card_and_per_usage() -> None:
@@ -84,6 +95,8 @@ def test_bad_master_key_and_lengths() -> None:
         derive_card_keyset(MASTER, ICCID, aes_key_length=20)
     with pytest.raises(KeysetError):
         derive_card_keyset(MASTER, ICCID, kic_algorithm=KicAlgorithm.IMPLICIT)
+    with pytest.raises(KeysetError):
+        derive_card_keyset(MASTER, ICCID, key_index=16)
 
 
 def test_repr_never_shows_keys() -> None:
