@@ -23,7 +23,7 @@ from smpp.sms_errors import ReassemblyError, SmsFormatError, UnsupportedCodingEr
 from smpp.sms_userdata import decode_ucs2
 from smpp.udh import Concat, Udh, concat_ie
 from stk.errors import TextCodingError
-from stk.text import ESCAPE, gsm7_decode, gsm7_encode, gsm7_length, is_gsm7
+from stk.text import ESCAPE, gsm7_decode, gsm7_encode, is_gsm7
 
 
 class Coding(enum.IntEnum):
@@ -111,13 +111,23 @@ def _unit_octets(coding: Coding) -> int:
     return 1 if coding is Coding.GSM7 else 2
 
 
+def _encode_chosen(text: str, coding: Coding | None) -> tuple[Coding, bytes]:
+    """The coding and the encoded units; with no coding given, GSM 7-bit when it can be."""
+    if coding is not None:
+        chosen = Coding(coding)
+        return chosen, encode_text(text, chosen)
+    try:  # one pass over the text both decides the coding and encodes it
+        return Coding.GSM7, gsm7_encode(text)
+    except TextCodingError:
+        return Coding.UCS2, encode_text(text, Coding.UCS2)
+
+
 def split_text(
     text: str, *, reference: int, ref16: bool = False, coding: Coding | None = None
 ) -> tuple[Segment, ...]:
     """Split ``text`` into one or more segments, concatenated parts numbered from 1."""
     concat_ie(reference, 1, 1, ref16)  # validates the reference range even for one part
-    chosen = choose_coding(text) if coding is None else Coding(coding)
-    units = encode_text(text, chosen)
+    chosen, units = _encode_chosen(text, coding)
     single = SINGLE_SEPTETS if chosen is Coding.GSM7 else SINGLE_OCTETS
     if len(units) <= single:
         return (Segment(chosen, b"", units, 1, 1),)
@@ -137,23 +147,19 @@ def split_text(
 
 def count_segments(text: str, *, ref16: bool = False, coding: Coding | None = None) -> int:
     """How many segments :func:`split_text` makes, without building them."""
-    chosen = choose_coding(text) if coding is None else Coding(coding)
+    chosen, units = _encode_chosen(text, coding)
+    capacity = part_capacity(chosen, ref16)
     if chosen is Coding.GSM7:
-        if not is_gsm7(text):
-            raise UnsupportedCodingError("text is not in the GSM 7-bit default alphabet")
-        septets = gsm7_length(text)
-        if septets <= SINGLE_SEPTETS:
+        if len(units) <= SINGLE_SEPTETS:
             return 1
-        if septets == len(text):  # no escapes: parts are all full but the last
-            return -(-septets // part_capacity(chosen, ref16))
-        units = gsm7_encode(text)
+        if ESCAPE not in units:  # no escapes: parts are all full but the last
+            return -(-len(units) // capacity)
     else:
-        units = encode_text(text, chosen)
         if len(units) <= SINGLE_OCTETS:
             return 1
         if len(units) == 2 * len(text):  # no surrogate pairs
-            return -(-len(text) // part_capacity(chosen, ref16))
-    return len(_cut_points(units, chosen, part_capacity(chosen, ref16) * _unit_octets(chosen)))
+            return -(-len(text) // capacity)
+    return len(_cut_points(units, chosen, capacity * _unit_octets(chosen)))
 
 
 # SMPP v3.4 5.2.19 data_coding values that carry text, and how to read them.
