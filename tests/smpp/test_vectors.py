@@ -127,3 +127,44 @@ def test_framing_agrees_with_pysim(case: dict[str, Any]) -> None:
         assert tpdu.message_reference == seen["tp_mr"]
         vp = tpdu.validity.encode().hex() if tpdu.validity is not None else None
         assert vp == seen["tp_vp"]
+
+
+# --- cases in the same schema that the public file does not have -----------------------------
+
+
+def test_report_kinds_and_udh_ies() -> None:
+    por = "027100000b0ab0001100000000000001"
+    case = {
+        "id": "local-deliver-report",
+        "group": "sms_tpdu",
+        "expected": {
+            "kind": "deliver_report",
+            "tpdu": "40077ff610" + por,
+            "response_tp_ud": por,
+            "udh_ies": [{"iei": 0x71, "value": ""}],
+        },
+    }
+    assert check_case(case) == []
+    case["expected"]["udh_ies"] = [{"iei": 0x70, "value": ""}]
+    assert any("UDH IEs" in f for f in check_case(case))
+    status = {
+        "group": "sms_tpdu",
+        "expected": {
+            "kind": "status_report",
+            "tpdu": "06210d91683119325476f8622041410000236220414100502300",
+        },
+    }
+    assert check_case(status) == []
+    status["expected"]["kind"] = "command"
+    assert check_case(status)
+
+
+def test_input_address_forms() -> None:
+    case = copy.deepcopy(next(c for c in SMS_CASES if c["id"] == "pub-sms-001"))
+    case["input"]["fields"]["oa"] = "8613912345678"  # digits only: still the same number
+    assert check_case(case) == []
+    case["input"]["fields"]["dcs"] = "08"
+    assert check_case(case) == []
+    other = copy.deepcopy(next(c for c in SMS_CASES if c["id"] == "pub-sms-002"))
+    other["input"]["fields"]["da"] = "+10658888"  # TON unknown in the TPDU
+    assert any("international" in f for f in check_case(other))
