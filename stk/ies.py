@@ -427,9 +427,10 @@ class _FormatsIe(Ie):
         return cls(tuple(TextFormat(*value[i : i + 4]) for i in range(0, len(value), 4)))
 
     def summary(self) -> str:
-        return "; ".join(
+        entries = [
             f"{f.start}+{f.length} mode {f.mode:02X} colour {f.colour:02X}" for f in self.formats
-        )
+        ]
+        return "; ".join(entries) or "(none)"
 
 
 @dataclass(frozen=True)
