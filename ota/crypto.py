@@ -114,13 +114,19 @@ def cryptographic_checksum(algorithm: KidCcAlgorithm, key: bytes, data: bytes) -
     if len(key) not in allowed:
         raise KeysetError(f"{algorithm.name} takes a key of {allowed} octets, not {len(key)}")
     if algorithm is KidCcAlgorithm.AES_CMAC:
-        mac = CMAC(algorithms.AES(key))
+        mac = _cmac_base(key).copy()
         mac.update(data)
         return mac.finalize()[:CC_LENGTH]
     if len(data) % 8:
         data = data + bytes(8 - len(data) % 8)
     enc = _cbc_mac_cipher(key).encryptor()
     return (enc.update(data) + enc.finalize())[-CC_LENGTH:]
+
+
+@functools.lru_cache(maxsize=1024)
+def _cmac_base(key: bytes) -> CMAC:
+    # Never updated nor finalized: each checksum works on a copy (a third of the set-up cost).
+    return CMAC(algorithms.AES(key))
 
 
 @functools.lru_cache(maxsize=1024)
