@@ -453,7 +453,11 @@ class EnhancedValidity:
             name = EnhancedFormat(self.format).name.lower()
         except ValueError:
             name = f"reserved format {self.format}"
-        return f"enhanced {self.octets.hex()} ({name}, {self.duration}{shot})"
+        try:
+            period = str(self.duration)
+        except SmsFormatError as exc:  # a describer shows what is wrong instead of failing
+            period = str(exc)
+        return f"enhanced {self.octets.hex()} ({name}, {period}{shot})"
 
 
 ValidityPeriod = RelativeValidity | AbsoluteValidity | EnhancedValidity

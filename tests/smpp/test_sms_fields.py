@@ -170,6 +170,10 @@ def test_enhanced_validity() -> None:
     assert EnhancedValidity(bytes.fromhex("07000000000000")).duration is None  # reserved
     assert EnhancedValidity(bytes.fromhex("81020000000000")).duration is None  # extended
     assert "reserved format 7" in EnhancedValidity(bytes.fromhex("07000000000000")).describe()
+    bad_bcd = EnhancedValidity(bytes.fromhex("03ff0000000000"))
+    with pytest.raises(SmsFormatError):
+        _ = bad_bcd.duration
+    assert "not two decimal semi-octets" in bad_bcd.describe()
     with pytest.raises(SmsFormatError):
         EnhancedValidity(b"\x00")
     with pytest.raises(SmsFormatError):
