@@ -189,16 +189,25 @@ def parse_command_header(packet: bytes) -> CommandHeader:
 
 
 def _find_keys(header: CommandHeader, keysets: Sequence[OtaKeyset]) -> OtaKeyset | None:
-    """Pair the key set KIc names with the one KID names (they may differ)."""
+    """Pair the key set KIc names with the one KID names (they may differ).
+
+    A key byte the command does not use (KIc without ciphering, KID without a CC) may be
+    anything, 00 for some senders: the other byte's key set then stands for both.
+    """
+    spi = header.spi
     kic_set = next((k for k in keysets if k.kic_byte == header.kic), None)
-    if header.spi.integrity is Integrity.RC:
+    if spi.integrity is Integrity.RC:
         kid_set = next((k for k in keysets if k.kid_index == header.kid >> 4), None)
     else:
         kid_set = next((k for k in keysets if k.kid_byte(Integrity.CC) == header.kid), None)
+    if kic_set is None and not spi.ciphering:
+        kic_set = kid_set
+    if kid_set is None and spi.integrity is not Integrity.CC:
+        kid_set = kic_set
     if kic_set is None or kid_set is None:
         return None
     rc_algorithm = kid_set.rc_algorithm
-    if header.spi.integrity is Integrity.RC:
+    if spi.integrity is Integrity.RC:
         # The PoR's RC uses the algorithm the command's KID named.
         rc_algorithm = _rc_algorithm(header)
     if kic_set is kid_set and rc_algorithm is kid_set.rc_algorithm:
@@ -223,12 +232,12 @@ def _resolve_security(header: CommandHeader, security: TarSecurity) -> OtaKeyset
     shortfall = security.minimum_level.shortfall(spi)
     if shortfall:
         raise InsufficientSecurityLevel(f"TAR {header.tar.hex()}: {shortfall}", context=context)
-    needs_keys = (spi.ciphering or spi.integrity is Integrity.CC
-                  or (spi.wants_por_on_error() and (spi.por_ciphering or spi.por_integrity
-                                                    is Integrity.CC)))
-    if spi.integrity is Integrity.DS or spi.por_integrity is Integrity.DS:
+    if Integrity.DS in (spi.integrity, spi.por_integrity):
         raise UndefinedSecurityError("digital signatures are not supported",
                                      context=PorContext(header))
+    por_needs_keys = spi.wants_por_on_error() and (spi.por_ciphering
+                                                   or spi.por_integrity is Integrity.CC)
+    needs_keys = spi.ciphering or spi.integrity is Integrity.CC or por_needs_keys
     if needs_keys and keyset is None:
         raise UndefinedSecurityError(
             f"no key set for KIc {header.kic:#04x} / KID {header.kid:#04x}",

@@ -160,6 +160,16 @@ def test_unknown_key_index_is_undefined_security() -> None:
     assert exc.value.por_status is PorStatus.UNDEFINED_SECURITY_ERROR
 
 
+def test_unused_key_byte_may_be_zero() -> None:
+    ks = keyset()
+    ciphered = bytearray(build_command(Spi(ciphering=True), ks, TAR, 1, APDU))
+    ciphered[6] = 0x00  # no CC, so KID is unused and not covered by anything
+    assert verify_command(bytes(ciphered), lookup(ks), 0).keyset == ks
+    checked = build_command(Spi(integrity=Integrity.CC), ks, TAR, 1, APDU)
+    with pytest.raises(RcCcDsFailed):  # KIc is covered by the CC, so a changed KIc is caught
+        verify_command(checked[:5] + b"\x00" + checked[6:], lookup(ks), 0)
+
+
 def test_kic_and_kid_from_different_key_sets() -> None:
     a, b = keyset(index=1), keyset(KicAlgorithm.TDES_2KEY_CBC, KidCcAlgorithm.TDES_2KEY_CBC_MAC,
                                    index=2)
