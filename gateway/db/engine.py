@@ -1,0 +1,119 @@
+"""The database handle: async engine, session factories, migrations, health.
+
+SQLite (the embedded default) and PostgreSQL (production) differ in how writers are kept apart:
+
+* PostgreSQL: services lock the rows they change (``SELECT ... FOR UPDATE``), so writers on
+  different cards run in parallel and writers on one card queue.
+* SQLite: one writer at a time for the whole file. A deferred transaction that reads and then
+  writes can fail with "database is locked" when another writer got there first, so write units
+  start with ``BEGIN IMMEDIATE`` (the write lock is taken up front and waiters queue on
+  ``busy_timeout``); read-only units start with a plain ``BEGIN`` and run beside the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from gateway.errors import StorageUnavailable
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # WAL + NORMAL survives a process crash; only an OS crash can lose the last commits.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=30000",
+)
+# Serialises concurrent migrations when several gateway nodes start against one PostgreSQL.
+_MIGRATION_LOCK_ID = 0x0_0E_CA_4D
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        url = make_url(settings.database_url)
+        self.dialect = url.get_backend_name()
+        self.schema = settings.database_schema if self.dialect == "postgresql" else None
+        connect_args: dict[str, Any] = {}
+        if self.schema:
+            connect_args["server_settings"] = {"search_path": self.schema}
+        if self.dialect == "sqlite" and url.database:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: AsyncEngine = create_async_engine(
+            url, connect_args=connect_args, pool_pre_ping=self.dialect != "sqlite"
+        )
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+        writer_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.writer = async_sessionmaker(writer_engine, expire_on_commit=False)
+        self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from gateway.db.migrate import upgrade_to_head
+
+        try:
+            async with self.engine.connect() as conn:
+                if self.schema:
+                    await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    await conn.commit()
+            async with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                    )
+                await conn.run_sync(upgrade_to_head)
+        except SQLAlchemyError as exc:
+            detail = f"database migration failed: {exc.__class__.__name__}"
+            raise StorageUnavailable(detail) from exc
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, OSError):
+            log.warning("database ping failed", exc_info=True)
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def session(self, readonly: bool = False) -> AsyncSession:
+        return (self.reader if readonly else self.writer)()
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to the "begin" hook below: the driver's own implicit BEGIN
+        # would be DEFERRED.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

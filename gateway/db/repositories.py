@@ -1,0 +1,302 @@
+"""Repositories: add rows and get rows. They never commit; the unit of work does.
+
+``for_update=True`` takes a row lock on PostgreSQL (``SELECT ... FOR UPDATE``); on SQLite the
+whole write transaction already holds the database write lock (see ``gateway.db.engine``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from gateway.db.models import (
+    Account,
+    Admin,
+    ApiToken,
+    AuditEntry,
+    Base,
+    BlacklistEntry,
+    Card,
+    CardApp,
+    DomainEvent,
+    Enterprise,
+    Entry,
+    Hold,
+    IdempotencyKey,
+    Member,
+    Posting,
+    Terminal,
+    TerminalGap,
+    TerminalRecord,
+)
+from gateway.domain import LIVE_CARD_STATES, BlacklistAction, MemberStatus, RecordKind
+
+M = TypeVar("M", bound=Base)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Keyset paging: rows with ``id > after``, at most ``limit`` of them, by id."""
+
+    after: int | None = None
+    limit: int = 50
+
+
+class Repository(Generic[M]):
+    model: type[M]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: M) -> M:
+        self.session.add(row)
+        return row
+
+    def add_all(self, rows: Sequence[M]) -> None:
+        self.session.add_all(rows)
+
+    async def get(self, row_id: int, *, for_update: bool = False) -> M | None:
+        return await self.first(self._id_col() == row_id, for_update=for_update)
+
+    async def first(self, *where: ColumnElement[bool], for_update: bool = False) -> M | None:
+        stmt = select(self.model).where(*where)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt.limit(1))).first()
+
+    async def all(self, stmt: Select[M]) -> list[M]:
+        return list((await self.session.scalars(stmt)).all())
+
+    async def page(self, where: Sequence[ColumnElement[bool]], page: Page) -> list[M]:
+        id_col = self._id_col()
+        stmt = select(self.model).where(*where)
+        if page.after is not None:
+            stmt = stmt.where(id_col > page.after)
+        return await self.all(stmt.order_by(id_col).limit(page.limit))
+
+    def _id_col(self) -> InstrumentedAttribute[int]:
+        column: InstrumentedAttribute[int] = self.model.id  # type: ignore[attr-defined]
+        return column
+
+
+class EnterpriseRepo(Repository[Enterprise]):
+    model = Enterprise
+
+    async def by_code(self, code: str) -> Enterprise | None:
+        return await self.first(Enterprise.code == code)
+
+
+class AdminRepo(Repository[Admin]):
+    model = Admin
+
+    async def by_login(self, login: str) -> Admin | None:
+        return await self.first(Admin.login == login)
+
+
+class TokenRepo(Repository[ApiToken]):
+    model = ApiToken
+
+    async def with_admin(self, token_hash: str) -> tuple[ApiToken, Admin] | None:
+        stmt = select(ApiToken, Admin).join(Admin).where(ApiToken.token_hash == token_hash)
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def for_admin(self, admin_id: int, label: str | None = None) -> list[ApiToken]:
+        stmt = select(ApiToken).where(ApiToken.admin_id == admin_id)
+        if label is not None:
+            stmt = stmt.where(ApiToken.label == label)
+        return await self.all(stmt)
+
+
+class MemberRepo(Repository[Member]):
+    model = Member
+
+    async def present_by_msisdns(self, msisdns: Collection[str]) -> list[Member]:
+        return await self.all(
+            select(Member).where(Member.msisdn.in_(msisdns), Member.status != MemberStatus.LEFT)
+        )
+
+
+class CardRepo(Repository[Card]):
+    model = Card
+
+    async def by_iccid(self, iccid: str, *, for_update: bool = False) -> Card | None:
+        return await self.first(Card.iccid == iccid, for_update=for_update)
+
+    async def by_iccids(self, iccids: Collection[str]) -> list[Card]:
+        return await self.all(select(Card).where(Card.iccid.in_(iccids)))
+
+    async def live_for_member(self, member_id: int) -> Card | None:
+        return await self.first(Card.member_id == member_id, Card.state.in_(LIVE_CARD_STATES))
+
+    async def live_for_members(self, member_ids: Collection[int]) -> list[Card]:
+        return await self.all(
+            select(Card).where(Card.member_id.in_(member_ids), Card.state.in_(LIVE_CARD_STATES))
+        )
+
+
+class CardAppRepo(Repository[CardApp]):
+    model = CardApp
+
+    async def for_card(self, card_id: int) -> list[CardApp]:
+        stmt = select(CardApp).where(CardApp.card_id == card_id).order_by(CardApp.id)
+        return await self.all(stmt)
+
+    async def for_cards(self, card_ids: Collection[int]) -> list[CardApp]:
+        stmt = select(CardApp).where(CardApp.card_id.in_(card_ids)).order_by(CardApp.id)
+        return await self.all(stmt)
+
+
+class LedgerRepo(Repository[Account]):
+    model = Account
+
+    async def accounts_by_codes(
+        self, codes: Collection[str], *, for_update: bool = False
+    ) -> list[Account]:
+        # Locks are taken in id order so that two postings on the same accounts cannot deadlock.
+        stmt = select(Account).where(Account.code.in_(codes)).order_by(Account.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.all(stmt)
+
+    async def accounts_by_ids(
+        self, ids: Collection[int], *, for_update: bool = False
+    ) -> list[Account]:
+        stmt = select(Account).where(Account.id.in_(ids)).order_by(Account.id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.all(stmt)
+
+    async def postings_by_references(self, references: Collection[str]) -> list[Posting]:
+        return list(
+            await self.session.scalars(select(Posting).where(Posting.reference.in_(references)))
+        )
+
+    async def entries_of(self, posting_ids: Collection[int]) -> list[Entry]:
+        stmt = select(Entry).where(Entry.posting_id.in_(posting_ids)).order_by(Entry.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def hold_by_reference(self, reference: str, *, for_update: bool = False) -> Hold | None:
+        stmt = select(Hold).where(Hold.reference == reference)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def entries_page(self, account_id: int, page: Page) -> list[tuple[Entry, Posting]]:
+        stmt = (
+            select(Entry, Posting)
+            .join(Posting, Entry.posting_id == Posting.id)
+            .where(Entry.account_id == account_id)
+        )
+        if page.after is not None:
+            stmt = stmt.where(Entry.id > page.after)
+        rows = await self.session.execute(stmt.order_by(Entry.id).limit(page.limit))
+        return [(row[0], row[1]) for row in rows]
+
+    async def sum_entries(self, account_id: int) -> int:
+        stmt = select(func.coalesce(func.sum(Entry.amount), 0)).where(
+            Entry.account_id == account_id
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class TerminalRepo(Repository[Terminal]):
+    model = Terminal
+
+    async def by_code(self, code: str, *, for_update: bool = False) -> Terminal | None:
+        return await self.first(Terminal.code == code, for_update=for_update)
+
+    async def gaps(self, terminal_id: int, limit: int | None = None) -> list[TerminalGap]:
+        stmt = (
+            select(TerminalGap)
+            .where(TerminalGap.terminal_id == terminal_id)
+            .order_by(TerminalGap.first_seq)
+        )
+        return await self._gaps(stmt if limit is None else stmt.limit(limit))
+
+    async def _gaps(self, stmt: Select[TerminalGap]) -> list[TerminalGap]:
+        return list((await self.session.scalars(stmt)).all())
+
+    async def delete(self, row: Base) -> None:
+        await self.session.delete(row)
+
+
+class RecordRepo(Repository[TerminalRecord]):
+    model = TerminalRecord
+
+    async def by_seqs(self, terminal_id: int, seqs: Collection[int]) -> list[TerminalRecord]:
+        stmt = select(TerminalRecord).where(
+            TerminalRecord.terminal_id == terminal_id, TerminalRecord.seq.in_(seqs)
+        )
+        return await self.all(stmt)
+
+    async def existing_seqs(self, terminal_id: int, seqs: Collection[int]) -> set[int]:
+        stmt = select(TerminalRecord.seq).where(
+            TerminalRecord.terminal_id == terminal_id, TerminalRecord.seq.in_(seqs)
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    async def purchase_between(self, terminal_id: int, low: int, high: int) -> bool:
+        """Is there a purchase on the terminal with ``low < seq < high``?"""
+        stmt = select(TerminalRecord.id).where(
+            TerminalRecord.terminal_id == terminal_id,
+            TerminalRecord.kind == RecordKind.PURCHASE,
+            TerminalRecord.seq > low,
+            TerminalRecord.seq < high,
+        )
+        return (await self.session.scalars(stmt.limit(1))).first() is not None
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(TerminalRecord), rows)
+
+
+class BlacklistRepo(Repository[BlacklistEntry]):
+    model = BlacklistEntry
+
+    async def since(self, enterprise_id: int, version: int, limit: int) -> list[BlacklistEntry]:
+        stmt = (
+            select(BlacklistEntry)
+            .where(BlacklistEntry.enterprise_id == enterprise_id, BlacklistEntry.version > version)
+            .order_by(BlacklistEntry.version)
+            .limit(limit)
+        )
+        return await self.all(stmt)
+
+    async def snapshot(self, enterprise_id: int) -> list[BlacklistEntry]:
+        """The newest entry of each (card, app) whose newest action is ADD: what is blocked now."""
+        newest = (
+            select(func.max(BlacklistEntry.version))
+            .where(BlacklistEntry.enterprise_id == enterprise_id)
+            .group_by(BlacklistEntry.iccid, BlacklistEntry.app)
+        )
+        stmt = (
+            select(BlacklistEntry)
+            .where(
+                BlacklistEntry.enterprise_id == enterprise_id,
+                BlacklistEntry.version.in_(newest),
+                BlacklistEntry.action == BlacklistAction.ADD,
+            )
+            .order_by(BlacklistEntry.version)
+        )
+        return await self.all(stmt)
+
+
+class AuditRepo(Repository[AuditEntry]):
+    model = AuditEntry
+
+
+class IdempotencyRepo(Repository[IdempotencyKey]):
+    model = IdempotencyKey
+
+    async def find(self, scope: str, key: str) -> IdempotencyKey | None:
+        return await self.first(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+
+
+class EventRepo(Repository[DomainEvent]):
+    model = DomainEvent

@@ -1,0 +1,157 @@
+"""Unit of work: one database transaction, its repositories and the events it emits.
+
+``async with uow:`` opens a session and a transaction; leaving the block without ``commit()``
+rolls back. A ``UnitOfWork`` can be entered again after it exits (each entry is a new
+transaction), so services can retry a unit that lost a race.
+
+SQLAlchemy exceptions stop here: they leave as ``Conflict`` subclasses (a unique or foreign key
+constraint, a stale version) or ``StorageUnavailable`` (the database cannot be reached or stays
+locked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from gateway.db.engine import Database
+from gateway.db.models import DomainEvent
+from gateway.db.repositories import (
+    AdminRepo,
+    AuditRepo,
+    BlacklistRepo,
+    CardAppRepo,
+    CardRepo,
+    EnterpriseRepo,
+    EventRepo,
+    IdempotencyRepo,
+    LedgerRepo,
+    MemberRepo,
+    RecordRepo,
+    TerminalRepo,
+    TokenRepo,
+)
+from gateway.errors import ConcurrentUpdate, Conflict, GatewayError, StorageUnavailable
+from gateway.ports import Clock, Event, EventBus
+
+
+class DuplicateRow(Conflict):
+    """A unique constraint refused a row: usually a concurrent writer won a race; retryable."""
+
+    code = "already_exists"
+
+
+class Retryable(ConcurrentUpdate):
+    """A serialisation failure or deadlock (PostgreSQL) or a stale version: run the unit again."""
+
+
+# PostgreSQL SQLSTATEs after which the whole transaction can simply be retried.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def translate(exc: SQLAlchemyError) -> GatewayError:
+    if isinstance(exc, IntegrityError):
+        return DuplicateRow("a concurrent change conflicts with this one; retry")
+    if isinstance(exc, StaleDataError):
+        return Retryable("the row changed under this transaction; retry")
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if sqlstate in _RETRY_SQLSTATES:
+            return Retryable("the database aborted this transaction to avoid a deadlock; retry")
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+            return StorageUnavailable("the database stayed locked; retry later")
+    return StorageUnavailable(f"database error ({exc.__class__.__name__})")
+
+
+class UnitOfWork:
+    session: AsyncSession
+
+    def __init__(
+        self, database: Database, bus: EventBus, clock: Clock, *, readonly: bool = False
+    ) -> None:
+        self.database = database
+        self.bus = bus
+        self.clock = clock
+        self.readonly = readonly
+        self._events: list[Event] = []
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        self.session = self.database.session(readonly=self.readonly)
+        s = self.session
+        self.enterprises = EnterpriseRepo(s)
+        self.admins = AdminRepo(s)
+        self.tokens = TokenRepo(s)
+        self.members = MemberRepo(s)
+        self.cards = CardRepo(s)
+        self.apps = CardAppRepo(s)
+        self.ledger = LedgerRepo(s)
+        self.terminals = TerminalRepo(s)
+        self.records = RecordRepo(s)
+        self.blacklist = BlacklistRepo(s)
+        self.audit = AuditRepo(s)
+        self.idempotency = IdempotencyRepo(s)
+        self.events = EventRepo(s)
+        self._events = []
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() ends an uncommitted transaction (a rollback) without expiring loaded rows, so
+        # what a read-only unit returned stays readable after it.
+        await self.session.close()
+        if isinstance(exc, SQLAlchemyError):
+            raise translate(exc) from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.is_sqlite
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    @property
+    def emitted(self) -> Sequence[Event]:
+        return tuple(self._events)
+
+    async def flush(self) -> None:
+        try:
+            await self.session.flush()
+        except SQLAlchemyError as exc:
+            raise translate(exc) from exc
+
+    async def commit(self) -> None:
+        """Run transactional subscribers, persist events, commit, then wake notifiers."""
+        events = list(self._events)
+        await self.bus.in_transaction(self, events)
+        now = self.clock()
+        for event in events:
+            self.events.add(
+                DomainEvent(
+                    name=event.name.value,
+                    enterprise_id=event.enterprise_id,
+                    payload=dict(event.payload),
+                    created_at=now,
+                )
+            )
+        try:
+            await self.session.commit()
+        except SQLAlchemyError as exc:
+            raise translate(exc) from exc
+        self._committed = True
+        await self.bus.after_commit(events)

@@ -1,0 +1,24 @@
+"""Typed keys of application and request state (``web.AppKey`` / ``web.RequestKey``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.base import Input, RouteSpec
+from gateway.guards import RateLimiter, ReplayGuard
+from gateway.metrics import Metrics
+from gateway.services.base import Deps, Principal
+
+DEPS = web.AppKey("deps", Deps)
+METRICS = web.AppKey("metrics", Metrics)
+LIMITER = web.AppKey("limiter", RateLimiter)
+REPLAY = web.AppKey("replay", ReplayGuard)
+# The spec of each registered route, found by the route object aiohttp matched.
+SPECS = web.AppKey("specs", dict[web.AbstractRoute, RouteSpec])
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+INPUT = web.RequestKey("input", Input)
+REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,277 @@
+"""The ledger: double-entry postings in integer fen, idempotent by reference, with holds.
+
+The ledger is the truth about money; a card's purse is a replica. A posting is a set of legs
+(account, signed amount) that sum to zero. Its ``reference`` is unique: posting the same
+reference again returns the first posting (a retry), and reusing it for different legs is
+refused. Purses may not go below zero counting open holds; enterprise accounts (cash, revenue,
+refunds, suspense) may.
+
+A hold reserves money on an account (``held``) until it is captured into a posting or released:
+the shape of an over-the-air top-up that is paid before the card confirms it.
+
+These functions run inside the caller's unit of work; they never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+
+from gateway.db.models import Account, Card, Entry, Hold, Posting
+from gateway.db.uow import UnitOfWork
+from gateway.domain import AccountKind, HoldState, PostingKind
+from gateway.errors import (
+    GatewayError,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    InvalidState,
+    NotFound,
+    ValidationError,
+)
+
+ENTERPRISE_ACCOUNTS = (
+    AccountKind.CASH,
+    AccountKind.REVENUE,
+    AccountKind.REFUND,
+    AccountKind.SUSPENSE,
+)
+
+
+def purse_code(card_id: int) -> str:
+    return f"purse:{card_id}"
+
+
+def enterprise_code(kind: AccountKind, enterprise_id: int) -> str:
+    return f"{kind.value}:{enterprise_id}"
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class PostingSpec:
+    reference: str
+    kind: PostingKind
+    enterprise_id: int
+    legs: tuple[Leg, ...]
+    memo: str | None = None
+    reverses_id: int | None = None
+
+    def check(self) -> None:
+        if len(self.legs) < 2 or any(leg.amount == 0 for leg in self.legs):
+            raise ValidationError("legs", "a posting has two or more non-zero legs")
+        if sum(leg.amount for leg in self.legs) != 0:
+            raise ValidationError("legs", "the legs of a posting sum to zero")
+        if len({leg.account for leg in self.legs}) != len(self.legs):
+            raise ValidationError("legs", "each account appears once in a posting")
+
+
+def transfer(
+    reference: str, kind: PostingKind, enterprise_id: int, source: str, target: str,
+    amount: int, memo: str | None = None,
+) -> PostingSpec:
+    """Move ``amount`` fen from ``source`` to ``target``."""
+    legs = (Leg(source, -amount), Leg(target, amount))
+    return PostingSpec(reference, kind, enterprise_id, legs, memo)
+
+
+def open_enterprise_accounts(uow: UnitOfWork, enterprise_id: int) -> None:
+    now = uow.clock()
+    for kind in ENTERPRISE_ACCOUNTS:
+        uow.ledger.add(
+            Account(
+                code=enterprise_code(kind, enterprise_id), kind=kind,
+                enterprise_id=enterprise_id, card_id=None, balance=0, held=0,
+                allow_negative=True, created_at=now, updated_at=now,
+            )
+        )
+
+
+def open_purse(uow: UnitOfWork, card: Card) -> Account:
+    now = uow.clock()
+    return uow.ledger.add(
+        Account(
+            code=purse_code(card.id), kind=AccountKind.PURSE, enterprise_id=card.enterprise_id,
+            card_id=card.id, balance=0, held=0, allow_negative=False,
+            created_at=now, updated_at=now,
+        )
+    )
+
+
+async def account(uow: UnitOfWork, code: str, *, for_update: bool = False) -> Account:
+    found = await uow.ledger.accounts_by_codes([code], for_update=for_update)
+    if not found:
+        raise NotFound(f"ledger account {code} not found")
+    return found[0]
+
+
+async def post(uow: UnitOfWork, spec: PostingSpec) -> Posting:
+    """Post one spec; raise if it is refused (insufficient funds, reused reference...)."""
+    (outcome,) = await post_many(uow, [spec])
+    if isinstance(outcome, GatewayError):
+        raise outcome
+    return outcome
+
+
+async def post_many(
+    uow: UnitOfWork, specs: Sequence[PostingSpec]
+) -> list[Posting | GatewayError]:
+    """Post specs in order; each is applied or refused alone (the outcome says which).
+
+    Terminal batches post up to a hundred purchases at once: one query finds references already
+    posted, one locks every account involved (in id order), one inserts the new postings.
+    """
+    for spec in specs:
+        spec.check()
+    prior = {p.reference: p for p in await uow.ledger.postings_by_references(
+        {s.reference for s in specs})}
+    codes = {leg.account for s in specs for leg in s.legs}
+    accounts = {a.code: a for a in await uow.ledger.accounts_by_codes(codes, for_update=True)}
+    outcomes: list[Posting | GatewayError] = []
+    fresh: list[tuple[PostingSpec, Posting]] = []
+    for spec in specs:
+        if spec.reference in prior:
+            outcomes.append(await _replay(uow, spec, prior[spec.reference], accounts))
+            continue
+        refusal = _apply(spec, accounts, uow.clock())
+        if refusal is not None:
+            outcomes.append(refusal)
+            continue
+        row = Posting(
+            reference=spec.reference, kind=spec.kind, enterprise_id=spec.enterprise_id,
+            memo=spec.memo, reverses_id=spec.reverses_id, created_at=uow.clock(),
+        )
+        prior[spec.reference] = row
+        fresh.append((spec, row))
+        outcomes.append(row)
+    await _insert(uow, fresh, accounts)
+    return outcomes
+
+
+def _apply(spec: PostingSpec, accounts: dict[str, Account], now: datetime) -> GatewayError | None:
+    missing = [leg.account for leg in spec.legs if leg.account not in accounts]
+    if missing:
+        return NotFound(f"ledger account {missing[0]} not found")
+    for leg in spec.legs:
+        acct = accounts[leg.account]
+        if not acct.allow_negative and acct.balance - acct.held + leg.amount < 0:
+            return InsufficientFunds(
+                f"{leg.account} has {acct.balance - acct.held} fen available,"
+                f" {-leg.amount} needed",
+                available_fen=acct.balance - acct.held,
+            )
+    for leg in spec.legs:
+        acct = accounts[leg.account]
+        acct.balance += leg.amount
+        acct.updated_at = now
+    return None
+
+
+async def _insert(
+    uow: UnitOfWork, fresh: list[tuple[PostingSpec, Posting]], accounts: dict[str, Account]
+) -> None:
+    if not fresh:
+        return
+    uow.ledger.session.add_all([row for _, row in fresh])
+    await uow.flush()
+    entries = [
+        {"posting_id": row.id, "account_id": accounts[leg.account].id, "amount": leg.amount}
+        for spec, row in fresh
+        for leg in spec.legs
+    ]
+    await uow.ledger.session.execute(insert(Entry), entries)
+
+
+async def _replay(
+    uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Account]
+) -> Posting | GatewayError:
+    if row.id is None:  # posted earlier in this same batch
+        return IdempotencyKeyReused(f"posting reference {spec.reference} repeated in a batch")
+    by_id = {a.id: a.code for a in accounts.values()}
+    legs = {(by_id.get(e.account_id), e.amount) for e in await uow.ledger.entries_of([row.id])}
+    if legs != {(leg.account, leg.amount) for leg in spec.legs} or row.kind != spec.kind:
+        return IdempotencyKeyReused(
+            f"posting reference {spec.reference} was used for a different posting"
+        )
+    return row
+
+
+async def hold(
+    uow: UnitOfWork, reference: str, code: str, amount: int, expires_at: datetime | None = None
+) -> Hold:
+    """Reserve ``amount`` fen on an account; idempotent by ``reference``."""
+    if amount <= 0:
+        raise ValidationError("amount_fen", "a hold is positive")
+    existing = await uow.ledger.hold_by_reference(reference)
+    acct = await account(uow, code, for_update=True)
+    if existing is not None:
+        if existing.account_id != acct.id or existing.amount != amount:
+            raise IdempotencyKeyReused(f"hold reference {reference} was used for another hold")
+        return existing
+    if not acct.allow_negative and acct.balance - acct.held < amount:
+        raise InsufficientFunds(
+            f"{code} has {acct.balance - acct.held} fen available, {amount} needed",
+            available_fen=acct.balance - acct.held,
+        )
+    acct.held += amount
+    row = Hold(
+        reference=reference, account_id=acct.id, amount=amount, state=HoldState.HELD,
+        posting_id=None, created_at=uow.clock(), expires_at=expires_at, settled_at=None,
+    )
+    uow.ledger.session.add(row)
+    return row
+
+
+async def release(uow: UnitOfWork, reference: str) -> Hold:
+    """Give reserved money back to the account; releasing twice is a no-op."""
+    row = await _open_hold(uow, reference, HoldState.RELEASED)
+    if row.state is HoldState.HELD:
+        await _unhold(uow, row, HoldState.RELEASED)
+    return row
+
+
+async def capture(uow: UnitOfWork, reference: str, spec: PostingSpec) -> Posting:
+    """Turn a hold into a posting (which normally debits the held account by its amount)."""
+    row = await _open_hold(uow, reference, HoldState.CAPTURED)
+    if row.state is HoldState.CAPTURED:
+        return await post(uow, spec)
+    await _unhold(uow, row, HoldState.CAPTURED)
+    posting_row = await post(uow, spec)
+    row.posting_id = posting_row.id
+    return posting_row
+
+
+async def _open_hold(uow: UnitOfWork, reference: str, target: HoldState) -> Hold:
+    row = await uow.ledger.hold_by_reference(reference, for_update=True)
+    if row is None:
+        raise NotFound(f"hold {reference} not found")
+    if row.state not in (HoldState.HELD, target):
+        raise InvalidState(f"hold {reference} is {row.state.value}", state=row.state.value)
+    return row
+
+
+async def _unhold(uow: UnitOfWork, row: Hold, state: HoldState) -> None:
+    (acct,) = await uow.ledger.accounts_by_ids([row.account_id], for_update=True)
+    acct.held -= row.amount
+    row.state = state
+    row.settled_at = uow.clock()
+
+
+async def reverse(uow: UnitOfWork, original: str, reference: str, memo: str | None) -> Posting:
+    """Post the exact opposite of posting ``original`` (once: ``reference`` is unique)."""
+    found = await uow.ledger.postings_by_references([original])
+    if not found:
+        raise NotFound(f"posting {original} not found")
+    entries = await uow.ledger.entries_of([found[0].id])
+    codes = {a.id: a.code for a in await uow.ledger.accounts_by_ids(
+        [e.account_id for e in entries])}
+    legs = tuple(Leg(codes[e.account_id], -e.amount) for e in entries)
+    spec = PostingSpec(reference, PostingKind.REVERSAL, found[0].enterprise_id, legs, memo,
+                       reverses_id=found[0].id)
+    return await post(uow, spec)

@@ -1,0 +1,304 @@
+"""Terminal records: door, attendance, purchase, top-up and undo, keyed by (terminal, sequence).
+
+An upload is one transaction for the whole batch. It is idempotent: a sequence number already
+stored is reported as a duplicate (or a conflict, if the terminal now sends something else under
+it) and changes nothing. Sequence numbers the terminal skipped are kept as gaps and reported
+until they arrive. Every well-formed record is stored; a record that cannot be applied to the
+ledger (card blacklisted, unknown or of another enterprise, purse short, undo not allowed) is
+stored with flags saying why, for review, and posts nothing.
+
+Ledger effects: a purchase moves fen from the card's purse to the enterprise's revenue; a top-up
+from the enterprise's cash to the purse; an undo (撤销, seed 四 FAQ 11) reverses the terminal's
+last purchase, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+
+from gateway.db.models import Card, Enterprise, Terminal, TerminalGap, TerminalRecord
+from gateway.db.repositories import Page
+from gateway.db.uow import UnitOfWork
+from gateway.domain import (
+    BLOCKED_CARD_STATES,
+    RECORD_KINDS_BY_TERMINAL,
+    AccountKind,
+    PostingKind,
+    RecordFlag,
+    RecordKind,
+    TerminalStatus,
+)
+from gateway.errors import Forbidden, InsufficientFunds
+from gateway.ports import Event, EventName
+from gateway.services import ledger, views
+from gateway.services.base import Deps, Principal, View, audit, read, transact
+
+GAPS_REPORTED = 100
+
+
+@dataclass(frozen=True)
+class RecordIn:
+    seq: int
+    kind: RecordKind
+    iccid: str
+    at: datetime
+    amount_fen: int | None = None
+    card_balance_fen: int | None = None
+    undo_seq: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    enterprise_id: int | None = None
+    terminal_id: int | None = None
+    kind: RecordKind | None = None
+    iccid: str | None = None
+    flagged: bool | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class _Row:
+    """A record on its way in: the input, what was found about it, and what it posts."""
+
+    rec: RecordIn
+    card: Card | None
+    flags: list[str]
+    posting_id: int | None = None
+    spec: ledger.PostingSpec | None = None
+
+
+async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) -> View:
+    async def work(uow: UnitOfWork) -> View:
+        terminal = await uow.terminals.get(principal.terminal_id or 0, for_update=True)
+        if terminal is None or terminal.status is not TerminalStatus.ACTIVE:
+            raise Forbidden("terminal disabled")
+        stored = {r.seq: r for r in await uow.records.by_seqs(terminal.id, {r.seq for r in batch})}
+        fresh, duplicates, conflicts = _split(batch, stored)
+        cards = {c.iccid: c for c in await uow.cards.by_iccids({r.iccid for r in fresh})}
+        rows = [_classify(terminal, rec, cards.get(rec.iccid)) for rec in fresh]
+        await _post(uow, terminal, [r for r in rows if r.rec.kind is not RecordKind.UNDO])
+        await _post_undos(uow, terminal, rows)
+        now = uow.clock()
+        await uow.records.insert_many([_insert_row(terminal, r, now) for r in rows])
+        gaps = await _update_gaps(uow, terminal, sorted(r.rec.seq for r in rows))
+        terminal.last_seen_at = now
+        flagged = [{"seq": r.rec.seq, "flags": r.flags} for r in rows if r.flags]
+        audit(uow, principal, "terminal.upload", ("terminal", terminal.id),
+              terminal.enterprise_id, accepted=len(rows), duplicates=len(duplicates),
+              flagged=len(flagged))
+        if rows:
+            uow.emit(Event(EventName.RECORDS_INGESTED, terminal.enterprise_id, {
+                "terminal_id": terminal.id, "count": len(rows),
+                "first_seq": min(r.rec.seq for r in rows),
+                "last_seq": max(r.rec.seq for r in rows)}))
+        version = (await uow.session.execute(select(Enterprise.blacklist_version).where(
+            Enterprise.id == terminal.enterprise_id))).scalar_one()
+        return {"terminal": terminal.code, "accepted": len(rows), "duplicates": duplicates,
+                "conflicts": conflicts, "flagged": flagged, "gaps": gaps,
+                "high_seq": terminal.high_seq, "blacklist_version": version}
+
+    return await transact(deps, principal, work)
+
+
+def _split(batch: Sequence[RecordIn], stored: Mapping[int, TerminalRecord]
+           ) -> tuple[list[RecordIn], list[int], list[View]]:
+    fresh: dict[int, RecordIn] = {}
+    duplicates: list[int] = []
+    conflicts: list[View] = []
+    for rec in batch:
+        prior = stored.get(rec.seq)
+        earlier = fresh.get(rec.seq)
+        if prior is None and earlier is None:
+            fresh[rec.seq] = rec
+            continue
+        duplicates.append(rec.seq)
+        same = (_same_stored(rec, prior) if prior is not None
+                else earlier is not None and _key(rec) == _key(earlier))
+        if not same:
+            conflicts.append({"seq": rec.seq, "detail": "differs from the record already "
+                              "received under this sequence number; the first one stands"})
+    return sorted(fresh.values(), key=lambda r: r.seq), duplicates, conflicts
+
+
+def _key(rec: RecordIn) -> tuple[Any, ...]:
+    return (rec.kind, rec.iccid, rec.amount_fen, rec.undo_seq)
+
+
+def _same_stored(rec: RecordIn, row: TerminalRecord) -> bool:
+    return _key(rec) == (row.kind, row.iccid, row.amount_fen, row.undo_seq)
+
+
+def _classify(terminal: Terminal, rec: RecordIn, card: Card | None) -> _Row:
+    flags: list[str] = []
+    if rec.kind not in RECORD_KINDS_BY_TERMINAL[terminal.kind]:
+        flags.append(RecordFlag.WRONG_TERMINAL_KIND)
+    if card is None:
+        flags.append(RecordFlag.UNKNOWN_CARD)
+    elif card.enterprise_id != terminal.enterprise_id:
+        flags.append(RecordFlag.FOREIGN_CARD)
+        card = None  # never post to another enterprise's purse
+    elif card.state in BLOCKED_CARD_STATES:
+        flags.append(RecordFlag.BLACKLISTED)
+    row = _Row(rec, card, flags)
+    if not flags and card is not None and rec.amount_fen:
+        row.spec = _spec(terminal, rec, card)
+    return row
+
+
+def _spec(terminal: Terminal, rec: RecordIn, card: Card) -> ledger.PostingSpec | None:
+    amount = rec.amount_fen or 0
+    purse = ledger.purse_code(card.id)
+    ent = terminal.enterprise_id
+    ref = f"rec:{terminal.id}:{rec.seq}"
+    memo = f"{terminal.code} #{rec.seq}"
+    if rec.kind is RecordKind.PURCHASE:
+        revenue = ledger.enterprise_code(AccountKind.REVENUE, ent)
+        return ledger.transfer(ref, PostingKind.PURCHASE, ent, purse, revenue, amount, memo)
+    if rec.kind is RecordKind.TOPUP:
+        cash = ledger.enterprise_code(AccountKind.CASH, ent)
+        return ledger.transfer(ref, PostingKind.TOPUP, ent, cash, purse, amount, memo)
+    return None
+
+
+async def _post(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row]) -> None:
+    todo = [r for r in rows if r.spec is not None]
+    if not todo:
+        return
+    outcomes = await ledger.post_many(uow, [r.spec for r in todo if r.spec is not None])
+    for row, outcome in zip(todo, outcomes, strict=True):
+        if isinstance(outcome, InsufficientFunds):
+            row.flags.append(RecordFlag.INSUFFICIENT_FUNDS)
+        elif isinstance(outcome, Exception):
+            row.flags.append(RecordFlag.ALREADY_UNDONE if row.rec.kind is RecordKind.UNDO
+                             else outcome.code)
+        else:
+            row.posting_id = outcome.id
+
+
+async def _post_undos(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row]) -> None:
+    undos = [r for r in rows if r.rec.kind is RecordKind.UNDO and not r.flags]
+    if not undos:
+        return
+    in_batch = {r.rec.seq: r for r in rows}
+    wanted = {r.rec.undo_seq for r in undos if r.rec.undo_seq is not None}
+    stored = {t.seq: t for t in await uow.records.by_seqs(terminal.id, wanted)}
+    done = {p.reference for p in await uow.ledger.postings_by_references(
+        [_undo_ref(terminal, s) for s in wanted])}
+    for row in undos:
+        await _check_undo(uow, terminal, row, in_batch, stored, done)
+    await _post(uow, terminal, [r for r in undos if not r.flags])
+
+
+def _undo_ref(terminal: Terminal, target_seq: int) -> str:
+    return f"undo:{terminal.id}:{target_seq}"
+
+
+async def _check_undo(uow: UnitOfWork, terminal: Terminal, row: _Row,
+                      in_batch: Mapping[int, _Row], stored: Mapping[int, TerminalRecord],
+                      done: set[str]) -> None:
+    target_seq = row.rec.undo_seq or 0
+    batch_target = in_batch.get(target_seq)
+    target = stored.get(target_seq)
+    kind = batch_target.rec.kind if batch_target else target.kind if target else None
+    iccid = batch_target.rec.iccid if batch_target else target.iccid if target else None
+    posted = batch_target.posting_id if batch_target else target.posting_id if target else None
+    amount = batch_target.rec.amount_fen if batch_target else target.amount_fen if target else 0
+    ref = _undo_ref(terminal, target_seq)
+    if kind is not RecordKind.PURCHASE or target_seq >= row.rec.seq:
+        row.flags.append(RecordFlag.UNDO_TARGET_MISSING)
+    elif iccid != row.rec.iccid:
+        row.flags.append(RecordFlag.CARD_MISMATCH)
+    elif posted is None:
+        row.flags.append(RecordFlag.UNDO_TARGET_NOT_POSTED)
+    elif ref in done:
+        row.flags.append(RecordFlag.ALREADY_UNDONE)
+    elif any(r.rec.kind is RecordKind.PURCHASE and target_seq < s < row.rec.seq
+             for s, r in in_batch.items()) or await uow.records.purchase_between(
+                 terminal.id, target_seq, row.rec.seq):
+        row.flags.append(RecordFlag.UNDO_NOT_LAST)
+    if row.flags or row.card is None:
+        return
+    done.add(ref)
+    revenue = ledger.enterprise_code(AccountKind.REVENUE, terminal.enterprise_id)
+    row.spec = ledger.transfer(ref, PostingKind.UNDO, terminal.enterprise_id, revenue,
+                               ledger.purse_code(row.card.id), amount or 0,
+                               f"{terminal.code} undo #{target_seq}")
+
+
+def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> dict[str, Any]:
+    rec = row.rec
+    return {
+        "terminal_id": terminal.id, "seq": rec.seq, "enterprise_id": terminal.enterprise_id,
+        "kind": rec.kind, "iccid": rec.iccid, "card_id": row.card.id if row.card else None,
+        "member_id": row.card.member_id if row.card else None, "occurred_at": rec.at,
+        "received_at": now, "amount_fen": rec.amount_fen,
+        "card_balance_fen": rec.card_balance_fen, "undo_seq": rec.undo_seq,
+        "flags": [str(f) for f in row.flags], "flagged": bool(row.flags),
+        "posting_id": row.posting_id,
+        "extra": dict(rec.extra),
+    }
+
+
+async def _update_gaps(uow: UnitOfWork, terminal: Terminal, seqs: list[int]) -> list[list[int]]:
+    """Fill gaps with late records, open gaps for skipped numbers; return the open gaps."""
+    high = terminal.high_seq
+    late = {s for s in seqs if s <= high}
+    if late:
+        for gap in await uow.terminals.gaps(terminal.id):
+            inside = sorted(s for s in late if gap.first_seq <= s <= gap.last_seq)
+            if inside:
+                await uow.terminals.delete(gap)
+                for first, last in _remaining(gap.first_seq, gap.last_seq, inside):
+                    uow.terminals.session.add(TerminalGap(
+                        terminal_id=terminal.id, first_seq=first, last_seq=last))
+    for seq in (s for s in seqs if s > high):
+        if seq > high + 1:
+            uow.terminals.session.add(TerminalGap(
+                terminal_id=terminal.id, first_seq=high + 1, last_seq=seq - 1))
+        high = seq
+    terminal.high_seq = high
+    await uow.flush()
+    return [[g.first_seq, g.last_seq] for g in await uow.terminals.gaps(terminal.id,
+                                                                         GAPS_REPORTED)]
+
+
+def _remaining(first: int, last: int, filled: list[int]) -> list[tuple[int, int]]:
+    runs, start = [], first
+    for seq in filled:
+        if seq > start:
+            runs.append((start, seq - 1))
+        start = seq + 1
+    if start <= last:
+        runs.append((start, last))
+    return runs
+
+
+async def list_records(deps: Deps, principal: Principal, flt: RecordFilter, page: Page) -> View:
+    scoped = principal.enterprise_filter(flt.enterprise_id)
+    where: list[ColumnElement[bool]] = []
+    if scoped is not None:
+        where.append(TerminalRecord.enterprise_id == scoped)
+    for column, value in ((TerminalRecord.terminal_id, flt.terminal_id),
+                          (TerminalRecord.kind, flt.kind), (TerminalRecord.iccid, flt.iccid)):
+        if value is not None:
+            where.append(column == value)
+    if flt.since is not None:
+        where.append(TerminalRecord.occurred_at >= flt.since)
+    if flt.until is not None:
+        where.append(TerminalRecord.occurred_at < flt.until)
+    if flt.flagged is not None:
+        where.append(TerminalRecord.flagged == flt.flagged)
+
+    async def work(uow: UnitOfWork) -> View:
+        rows = await uow.records.page(where, Page(page.after, page.limit + 1))
+        return views.page([views.record(r) for r in rows], page.limit)
+
+    return await read(deps, work)
