@@ -235,7 +235,7 @@ def _resolve_security(header: CommandHeader, security: TarSecurity) -> OtaKeyset
     if Integrity.DS in (spi.integrity, spi.por_integrity):
         raise UndefinedSecurityError("digital signatures are not supported",
                                      context=PorContext(header))
-    por_needs_keys = spi.wants_por_on_error() and (spi.por_ciphering
+    por_needs_keys = spi.wants_por_on_error and (spi.por_ciphering
                                                    or spi.por_integrity is Integrity.CC)
     needs_keys = spi.ciphering or spi.integrity is Integrity.CC or por_needs_keys
     if needs_keys and keyset is None:

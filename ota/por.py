@@ -141,7 +141,7 @@ def build_por(spi: Spi, keyset: OtaKeyset | None, tar: bytes, counter: int, stat
 def respond(context: PorContext, status: int, data: bytes = b"") -> bytes | None:
     """Card role: the PoR TP-UD for a command, or None when its SPI asks for no PoR."""
     spi = context.header.spi
-    wanted = spi.wants_por if status == PorStatus.POR_OK else spi.wants_por_on_error()
+    wanted = spi.wants_por if status == PorStatus.POR_OK else spi.wants_por_on_error
     if not wanted:
         return None
     secured = status not in UNSECURED_STATUSES and context.keyset is not None

@@ -130,7 +130,9 @@ class Spi:
         """A PoR is due on success (``ALWAYS``); errors also answer under ``ON_ERROR``."""
         return self.por is PorRequest.ALWAYS
 
+    @property
     def wants_por_on_error(self) -> bool:
+        """A PoR is due when the command is refused (``ALWAYS`` or ``ON_ERROR``)."""
         return self.por in (PorRequest.ALWAYS, PorRequest.ON_ERROR)
 
 

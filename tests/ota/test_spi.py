@@ -59,8 +59,8 @@ def test_wrong_length_is_a_format_error(raw: bytes) -> None:
 def test_por_wanted() -> None:
     assert Spi(por=PorRequest.ALWAYS).wants_por
     assert not Spi(por=PorRequest.ON_ERROR).wants_por
-    assert Spi(por=PorRequest.ON_ERROR).wants_por_on_error()
-    assert not Spi(por=PorRequest.NONE).wants_por_on_error()
+    assert Spi(por=PorRequest.ON_ERROR).wants_por_on_error
+    assert not Spi(por=PorRequest.NONE).wants_por_on_error
 
 
 def test_key_byte() -> None:
