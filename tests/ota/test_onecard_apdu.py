@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -87,7 +88,7 @@ def test_responses_round_trip() -> None:
     lambda: Personalise(SubApp.PURSE, "1", bytes(4)),
     lambda: Install(SubApp.DOOR, -1),
 ])
-def test_invalid_commands_are_refused(make) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_commands_are_refused(make: Callable[[], OneCardCommand]) -> None:
     with pytest.raises(ApduFormatError):
         make().apdu()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from ota.errors import (
 from ota.keys import OtaKeyset
 from ota.packet import (
     CommandHeader,
+    KeyLookup,
     TarSecurity,
     build_command,
     parse_command_header,
@@ -48,7 +50,7 @@ APDU = bytes.fromhex("80f21000024f00")
 STRICT = Spi(CounterMode.PLUS_ONE, True, Integrity.CC, PorRequest.ALWAYS, Integrity.CC, True)
 
 
-def lookup(*keysets: OtaKeyset, msl: MinimumSecurityLevel | None = None):  # type: ignore[no-untyped-def]
+def lookup(*keysets: OtaKeyset, msl: MinimumSecurityLevel | None = None) -> KeyLookup:
     security = TarSecurity(keysets, msl or MinimumSecurityLevel())
     return lambda tar: security if tar == TAR else None
 
@@ -194,7 +196,7 @@ def test_ciphering_error_on_unaligned_ciphertext() -> None:
     lambda p: p[:-1],  # CPL says more than what follows
     lambda p: p[:2] + b"\x05" + p[3:],  # CHL below its minimum
 ])
-def test_malformed_lengths(mutate) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_lengths(mutate: Callable[[bytes], bytes]) -> None:
     packet = build_command(Spi(integrity=Integrity.CC), keyset(), TAR, 1, APDU)
     with pytest.raises(FormatError):
         verify_command(mutate(packet), lookup(keyset()), 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -57,7 +58,7 @@ def test_too_long_for_255_segments() -> None:
 @settings(max_examples=200)
 @given(st.binary(max_size=1200), st.integers(0, 255), st.booleans(), st.randoms())
 def test_any_packet_reassembles_in_any_order(packet: bytes, reference: int, ref16: bool,
-                                             rnd) -> None:  # type: ignore[no-untyped-def]
+                                             rnd: random.Random) -> None:
     segments = command_segments(packet, reference=reference, ref16=ref16)
     assert all(len(s) <= MAX_TP_UD for s in segments)
     shuffled = segments[:]
