@@ -186,5 +186,5 @@ def test_address_encoding_is_repeatable() -> None:
     # pySim's AddressField.to_bytes appends the F filler to its digits, so a second call on an
     # odd-length number writes a wrong length (tests/data/sim-conformance.FINDINGS.md).
     address = Address("10658")
-    assert address.encode() == address.encode() == bytes.fromhex("058101568f")
+    assert address.encode() == address.encode() == bytes.fromhex("05810156f8")
     assert address.number == "10658"
