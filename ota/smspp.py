@@ -110,7 +110,8 @@ class Reassembler:
     """
 
     max_pending: int = 8
-    _parts: dict[tuple[int, bool, int], dict[int, bytes]] = field(default_factory=dict)
+    _parts: dict[tuple[int, bool, int], dict[int, bytes]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def feed(self, tp_ud: bytes) -> bytes | None:
         segment = parse_segment(tp_ud)
