@@ -134,7 +134,7 @@ def test_framing_agrees_with_pysim(case: dict[str, Any]) -> None:
 
 def test_report_kinds_and_udh_ies() -> None:
     por = "027100000b0ab0001100000000000001"
-    case = {
+    case: dict[str, Any] = {
         "id": "local-deliver-report",
         "group": "sms_tpdu",
         "expected": {
@@ -147,7 +147,7 @@ def test_report_kinds_and_udh_ies() -> None:
     assert check_case(case) == []
     case["expected"]["udh_ies"] = [{"iei": 0x70, "value": ""}]
     assert any("UDH IEs" in f for f in check_case(case))
-    status = {
+    status: dict[str, Any] = {
         "group": "sms_tpdu",
         "expected": {
             "kind": "status_report",
