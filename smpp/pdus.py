@@ -124,6 +124,38 @@ class MessageState(enum.IntEnum):
     def is_final(self) -> bool:
         return self not in (MessageState.ENROUTE, MessageState.ACCEPTED)
 
+    @property
+    def stat(self) -> str:
+        """The receipt's ``stat:`` word (appendix B, table B-2)."""
+        return _STAT_WORDS[self]
+
+    @classmethod
+    def from_stat(cls, word: str) -> MessageState:
+        """Read a ``stat:`` word; unknown words are UNKNOWN rather than an error, since SMSCs
+        invent their own (e.g. "DELIVERED", "FAILED")."""
+        return _STAT_STATES.get(word.strip().upper(), MessageState.UNKNOWN)
+
+
+_STAT_WORDS: Final[dict[MessageState, str]] = {
+    MessageState.ENROUTE: "ENROUTE",
+    MessageState.DELIVERED: "DELIVRD",
+    MessageState.EXPIRED: "EXPIRED",
+    MessageState.DELETED: "DELETED",
+    MessageState.UNDELIVERABLE: "UNDELIV",
+    MessageState.ACCEPTED: "ACCEPTD",
+    MessageState.UNKNOWN: "UNKNOWN",
+    MessageState.REJECTED: "REJECTD",
+}
+# Words seen from SMSCs that do not follow table B-2 to the letter.
+_STAT_STATES: Final[dict[str, MessageState]] = {
+    **{word: state for state, word in _STAT_WORDS.items()},
+    "DELIVERED": MessageState.DELIVERED,
+    "UNDELIVERABLE": MessageState.UNDELIVERABLE,
+    "FAILED": MessageState.UNDELIVERABLE,
+    "REJECTED": MessageState.REJECTED,
+    "ACCEPTED": MessageState.ACCEPTED,
+}
+
 
 class EsmClass(enum.IntFlag):
     """esm_class bits used here (SMPP v3.4 5.2.12)."""

@@ -201,8 +201,12 @@ class Session:
 
     # -- sending
 
-    def send(self, pdu: Pdu) -> bytes:
+    def send(self, pdu: Pdu, *, sequence: int | None = None) -> bytes:
         """Octets for ``pdu``; records requests as outstanding and applies state transitions.
+
+        ``sequence`` sends a request template under a fresh sequence number without building
+        a new frozen PDU (the ESME resends a part under a new number after a reconnect); the
+        template is what comes back as :attr:`ResponseReceived.request`.
 
         Raises :class:`InvalidBindState` for a request the state forbids, :class:`WindowFull`
         when the window is used up, and :class:`smpp.errors.InvalidField` for values that
@@ -220,10 +224,13 @@ class Session:
         windowed = command_id in WINDOWED
         if windowed and self.in_window >= self.window:
             raise WindowFull(f"window of {self.window} is full")
-        if pdu.sequence in self.outstanding or pdu.sequence == 0:
-            raise SessionError(f"sequence {pdu.sequence} is zero or already outstanding")
+        number = pdu.sequence if sequence is None else sequence
+        if number in self.outstanding or not 0 < number <= codec.MAX_SEQUENCE:
+            raise SessionError(f"sequence {number} is out of range or already outstanding")
         data = codec.encode(pdu, fast=self.fast)
-        self.outstanding[pdu.sequence] = pdu
+        if number != pdu.sequence:
+            data = data[:12] + number.to_bytes(4, "big") + data[16:]
+        self.outstanding[number] = pdu
         if windowed:
             self.in_window += 1
         if isinstance(pdu, Bind):
