@@ -106,8 +106,14 @@ class Settings:
         config_file: Path | None = None,
         overrides: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        *,
+        create_master_key: bool = False,
     ) -> Settings:
-        """Build the settings; ``overrides`` are flags keyed like ``"server.port"``."""
+        """Build the settings; ``overrides`` are flags keyed like ``"server.port"``.
+
+        With ``create_master_key``, a missing master key file is created (mode 0600): the first
+        ``onecard serve`` in an empty directory just works, and later runs reuse the key.
+        """
         tree = _read_toml(config_file) if config_file else {}
         if config_file and isinstance(tree.get("data_dir"), str):
             # A data_dir written in the file is relative to the file, not to the shell.
@@ -117,7 +123,7 @@ class Settings:
             if value is not None:
                 section, _, name = dotted.rpartition(".")
                 _section(tree, section)[name] = value
-        return _from_tree(tree)
+        return _from_tree(tree, create_master_key)
 
 
 def sqlite_url(path: Path) -> str:
@@ -188,12 +194,14 @@ def _parse_keys(lines: list[Any], where: str) -> tuple[bytes, ...]:
     return tuple(keys)
 
 
-def _master_keys(tree: dict[str, Any], data_dir: Path) -> tuple[bytes, ...]:
+def _master_keys(tree: dict[str, Any], data_dir: Path, create: bool) -> tuple[bytes, ...]:
     listed = _get(tree, "security", "master_keys", list, None)
     if listed is not None:
         return _parse_keys(listed, "security.master_keys")
     name = _get(tree, "security", "master_key_file", str, "master.key")
     path = data_dir / name
+    if create:
+        ensure_master_key_file(path)
     try:
         return _parse_keys(path.read_text().splitlines(), str(path))
     except FileNotFoundError as exc:
@@ -202,13 +210,13 @@ def _master_keys(tree: dict[str, Any], data_dir: Path) -> tuple[bytes, ...]:
         ) from exc
 
 
-def _from_tree(tree: dict[str, Any]) -> Settings:
+def _from_tree(tree: dict[str, Any], create_master_key: bool) -> Settings:
     data_dir = Path(_get(tree, "", "data_dir", str, ".")).resolve()
     url = _get(tree, "database", "url", str, None) or sqlite_url(data_dir / "onecard.sqlite")
     return Settings(
         data_dir=data_dir,
         database_url=url,
-        master_keys=_master_keys(tree, data_dir),
+        master_keys=_master_keys(tree, data_dir, create_master_key),
         database_schema=_get(tree, "database", "schema", str, None),
         migrate_on_start=_get(tree, "database", "migrate_on_start", bool, True),
         host=_get(tree, "server", "host", str, "127.0.0.1"),
