@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("decode", "decode an SMS TPDU, OTA packet, PoR or STK object given in hex"),
     "ota": ("ota", "build SCP80 command packets and their SMS-PP segments"),
     "vectors": ("vectors", "run a SIM conformance vector file against this implementation"),
+    "smsc": ("smsc", "run the SMSC simulator"),
     "serve": ("serve", "run the gateway (--embedded: with demo tenant and simulators)"),
 }
 

@@ -8,6 +8,7 @@ from stk import apdu
 from stk.errors import (
     ClassNotSupportedError,
     InstructionNotSupportedError,
+    StkError,
     WrongLengthError,
     WrongParametersError,
 )
@@ -41,7 +42,7 @@ def test_parse_accepts_gsm_class_and_trailing_le() -> None:
         ("80c2010001d3", WrongParametersError, 0x6B00),
     ],
 )
-def test_parse_errors_carry_their_status_word(data: str, error: type[Exception], sw: int) -> None:
+def test_parse_errors_carry_their_status_word(data: str, error: type[StkError], sw: int) -> None:
     with pytest.raises(error) as info:
         apdu.parse_command_apdu(bytes.fromhex(data), apdu.Instruction.ENVELOPE)
     assert info.value.status_word == sw
