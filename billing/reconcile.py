@@ -176,8 +176,11 @@ def reconcile(data: ReconcileInput) -> ReconciliationReport:
         if balance.card_fen != balance.ledger_fen:
             mismatches[balance.enterprise_id].append(balance)
     enterprises = sorted(
-        {e for e, _ in rated} | {e for e, _ in exported} | {e for e, _ in data.adjusted}
-        | set(data.ledger) | set(mismatches)
+        {e for e, _ in rated}
+        | {e for e, _ in exported}
+        | {e for e, _ in data.adjusted}
+        | set(data.ledger)
+        | set(mismatches)
     )
     rows = []
     for enterprise_id in enterprises:

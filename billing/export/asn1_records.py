@@ -71,7 +71,14 @@ USAGE_TAG = CONTEXT_CONSTRUCTED[0]
 LINE_TAG = CONTEXT_CONSTRUCTED[1]
 
 
+# INTEGER elements [n] with a value 0..127 (kinds, items, quantities, small amounts): built once.
+_SMALL_INTS = tuple(tuple(_T[n] + bytes((1, v)) for v in range(128)) for n in range(16))
+_BCD = tuple(bytes.fromhex(f"{v:02d}")[0] for v in range(100))
+
+
 def _int(number: int, value: int) -> bytes:
+    if 0 <= value < 128:
+        return _SMALL_INTS[number][value]
     content = integer_content(value)
     return _T[number] + bytes((len(content),)) + content
 
@@ -111,29 +118,64 @@ def timestamp(moment: datetime, tz: tzinfo) -> bytes:
     return bytes.fromhex(digits) + _offset_octets(local.utcoffset() or timedelta(0))
 
 
-def encode_usage(rated: RatedCdr, tz: tzinfo) -> bytes:
+class TimestampCoder:
+    """``timestamp`` for one zone, fast for fixed offsets (China Standard Time).
+
+    With a fixed offset, the TimeStamp's date octets and offset octets depend on the local day
+    only: they are cached per day (a bounded cache), and the time of day is three BCD octets.
+    """
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        fixed = tz.utcoffset(None)
+        self._offset = None if fixed is None else int(fixed.total_seconds())
+        self._days: dict[int, tuple[bytes, bytes]] = {}
+
+    def __call__(self, moment: datetime) -> bytes:
+        if self._offset is None:
+            return timestamp(moment, self.tz)
+        day, second = divmod(int(moment.timestamp()) + self._offset, 86400)
+        parts = self._days.get(day)
+        if parts is None:
+            whole = timestamp(moment, self.tz)
+            parts = (whole[:3], whole[6:])
+            if len(self._days) < 4096:
+                self._days[day] = parts
+        hour, rest = divmod(second, 3600)
+        bcd = _BCD
+        return parts[0] + bytes((bcd[hour], bcd[rest // 60], bcd[rest % 60])) + parts[1]
+
+
+def encode_usage(rated: RatedCdr, stamp: TimestampCoder) -> bytes:
     """One UsageRecord, tagged [0] in the OneCardRecord CHOICE."""
     cdr = rated.cdr
-    body = b"".join(
-        (
-            _int(0, cdr.kind),
-            tlv(_T[1], cdr.cdr_id.encode()),
-            _T[2] + b"\x09" + timestamp(cdr.occurred_at, tz),
-            tlv(_T[3], cdr.enterprise_id.encode()),
-            _text(4, cdr.member_id),
-            tlv(_T[5], tbcd(cdr.msisdn)) if cdr.msisdn else b"",
-            tlv(_T[6], tbcd(cdr.iccid)) if cdr.iccid else b"",
-            _text(7, cdr.detail),
-            _int(8, rated.item),
-            _int(9, rated.quantity),
-            _int(10, rated.quantity_base),
-            _int(11, units_to_e4(rated.unit_units)),
-            _int(12, units_to_e4(rated.units)),
-            _int(13, rated.value_fen) if rated.value_fen else b"",
-            _text(14, rated.reference),
-        )
+    t = _T
+    parts = [
+        _SMALL_INTS[0][cdr.kind],
+        tlv(t[1], cdr.cdr_id.encode()),
+        t[2] + b"\x09" + stamp(cdr.occurred_at),
+        tlv(t[3], cdr.enterprise_id.encode()),
+    ]
+    if cdr.member_id:
+        parts.append(tlv(t[4], cdr.member_id.encode()))
+    if cdr.msisdn:
+        parts.append(tlv(t[5], tbcd(cdr.msisdn)))
+    if cdr.iccid:
+        parts.append(tlv(t[6], tbcd(cdr.iccid)))
+    if cdr.detail:
+        parts.append(tlv(t[7], cdr.detail.encode()))
+    parts += (
+        _SMALL_INTS[8][rated.item],
+        _int(9, rated.quantity),
+        _int(10, rated.quantity_base),
+        _int(11, units_to_e4(rated.unit_units)),
+        _int(12, units_to_e4(rated.units)),
     )
-    return tlv(USAGE_TAG, body)
+    if rated.value_fen:
+        parts.append(_int(13, rated.value_fen))
+    if rated.reference:
+        parts.append(tlv(t[14], rated.reference.encode()))
+    return tlv(USAGE_TAG, b"".join(parts))
 
 
 def encode_line(line: InvoiceLine) -> bytes:

@@ -45,6 +45,7 @@ from enum import IntEnum
 from billing.errors import BerError
 from billing.export.asn1_records import (
     LineRecordView,
+    TimestampCoder,
     UsageRecordView,
     decode_record,
     encode_line,
@@ -59,6 +60,7 @@ VERSION = 0
 DATA_RECORD_FORMAT_BER = 1  # 6.1.2: 1 = BER
 TS_NUMBER_PRIVATE = 31  # 6.1.2: no TS of the table; our own ASN.1 module
 _FIXED_HEADER = struct.Struct(">IIBBIIIIB20sBH")  # up to and including the filter length
+_LENGTH = struct.Struct(">H")
 
 
 class ClosureReason(IntEnum):
@@ -199,6 +201,7 @@ class BerEncoder:
         self.totals = FileTotals()
         self._length = 0
         self._prefix = cdr_header(0)[2:]  # release, format and extension octets of every CDR
+        self._stamp = TimestampCoder(context.tz)
 
     def begin(self) -> bytes:
         header = encode_file_header(self.context, 0, 0)
@@ -206,11 +209,11 @@ class BerEncoder:
         return header
 
     def feed(self, records: Sequence[RatedCdr]) -> bytes:
-        tz, prefix = self.context.tz, self._prefix
+        stamp, prefix, pack = self._stamp, self._prefix, _LENGTH.pack
         parts = []
         for rated in records:
-            body = encode_usage(rated, tz)
-            parts.append(struct.pack(">H", len(body)) + prefix + body)
+            body = encode_usage(rated, stamp)
+            parts.append(pack(len(body)) + prefix + body)
         data = b"".join(parts)
         self._length += len(data)
         self.totals.details += len(records)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.cdr import BILLABLE_KINDS, MEMBERSHIP_KINDS, Cdr, CdrKind, make_cdr_id
+from billing.cdr import BILLABLE_KINDS, MEMBERSHIP_KINDS, Cdr, CdrKind, check_cdr, make_cdr_id
 from billing.errors import BillingError, CdrError
 
 WHEN = datetime(2026, 10, 3, tzinfo=UTC)
@@ -53,15 +53,20 @@ def test_bad_records_are_refused_with_the_reason(fields: dict[str, object], mess
     }
     values.update(fields)
     with pytest.raises(BillingError, match=message) as info:
-        Cdr(**values)  # type: ignore[arg-type]
+        check_cdr(Cdr(**values))  # type: ignore[arg-type]
     assert info.value.http_status == 422
 
 
 def test_membership_events_need_a_member() -> None:
     with pytest.raises(CdrError, match="member_id"):
-        Cdr("x", CdrKind.SERVICE_START, WHEN, "E1")
+        check_cdr(Cdr("x", CdrKind.SERVICE_START, WHEN, "E1"))
+
+
+def test_kind_must_be_the_enum() -> None:
+    with pytest.raises(CdrError, match="CdrKind"):
+        check_cdr(Cdr("x", 2, WHEN, "E1"))  # type: ignore[arg-type]
 
 
 def test_only_adjustments_may_be_negative() -> None:
-    record = Cdr("x", CdrKind.ADJUSTMENT, WHEN, "E1", detail="SMS_BILL", amount_fen=-3)
+    record = check_cdr(Cdr("x", CdrKind.ADJUSTMENT, WHEN, "E1", detail="SMS_BILL", amount_fen=-3))
     assert record.amount_fen == -3

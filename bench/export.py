@@ -1,0 +1,148 @@
+"""Benchmark: rate and export N usage records (CSV, fixed-width and TS 32.297 BER) to disk.
+
+    python bench/export.py [--records 1000000] [--small 100000]
+
+Records are generated on the fly (a month of SMS, OTA operations, top-ups and member-months
+for 500 enterprises and 200,000 members), rated with each enterprise's tariff and written
+through ``billing.files.AtomicFile`` (temp name, fsync, rename, .sha256), as an export job
+does. Each measurement runs in a fresh process so that its peak RSS (``ru_maxrss``) is its
+own; running the CSV export at ``--small`` and at ``--records`` shows whether memory grows
+with the number of records. ``generate`` times the record generator alone, so the cost of
+rating and writing can be told apart from the cost of making the input.
+
+Prints one line per figure, then one JSON line with all figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from billing.cdr import Cdr, CdrKind  # noqa: E402
+from billing.export import make_encoder  # noqa: E402
+from billing.export.base import ExportRun, FileContext  # noqa: E402
+from billing.files import AtomicFile  # noqa: E402
+from billing.period import Period  # noqa: E402
+from billing.rating import Rater  # noqa: E402
+from billing.tariffs import Tariff  # noqa: E402
+
+PERIOD = Period(2026, 10)
+ENTERPRISES = 500
+MEMBERS = 200_000
+LAYOUTS = {"csv": "csv_v1", "fixed": "fixed_v1", "ber": "ber"}
+
+
+def tariffs() -> dict[str, Tariff]:
+    tariff = Tariff(
+        Period(2026, 1),
+        Decimal(500),
+        sms_bill=Decimal("4.5"),
+        sms_notice=Decimal(5),
+        sms_service=Decimal("0.3"),
+        ota=Decimal(10),
+        topup_percent=Decimal("0.5"),
+    )
+    return {f"ENT{e:04d}": tariff for e in range(ENTERPRISES)}
+
+
+def records(count: int) -> Iterator[Cdr]:
+    """``count`` records of October, deterministic, ordered by enterprise as an export reads."""
+    start = PERIOD.start()
+    step = timedelta(seconds=(31 * 86400) // max(1, count // ENTERPRISES + 1))
+    sms_kinds = ("BILL", "NOTICE", "SERVICE")
+    per_enterprise = count // ENTERPRISES + 1
+    sms, ota, topup, month = CdrKind.SMS, CdrKind.OTA, CdrKind.TOPUP, CdrKind.MEMBER_MONTH
+    for i in range(count):
+        enterprise, j = divmod(i, per_enterprise)
+        member = (i * 7919) % MEMBERS
+        when = start + step * j
+        kind = i % 10
+        cdr_id, ent, mem, msisdn = (
+            f"{i:032x}",
+            f"ENT{enterprise:04d}",
+            f"M{member:06d}",
+            f"138{member:08d}",
+        )
+        if kind < 7:
+            yield Cdr(cdr_id, sms, when, ent, mem, msisdn, "", sms_kinds[kind % 3], 1 + kind % 2)
+        elif kind == 7:
+            yield Cdr(cdr_id, ota, when, ent, mem, msisdn, f"8986{member:016d}", "CREDIT")
+        elif kind == 8:
+            yield Cdr(cdr_id, topup, when, ent, mem, msisdn, f"8986{member:016d}", "", 1, 5000)
+        else:
+            yield Cdr(cdr_id, month, when, ent, mem, msisdn, "", "", 1 + i % 31)
+
+
+def worker(what: str, count: int) -> dict[str, float]:
+    """One measurement in this process: ``generate`` or a layout name."""
+    began = time.perf_counter()
+    if what == "generate":
+        for _ in records(count):
+            pass
+        elapsed, size = time.perf_counter() - began, 0
+    else:
+        opened = datetime(2026, 11, 1, 2, tzinfo=UTC)
+        context = FileContext("CMCC-GD", "GW01", PERIOD, 1, opened, opened)
+        encoder = make_encoder(LAYOUTS[what], context)
+        with tempfile.TemporaryDirectory() as directory:
+            sink = AtomicFile(Path(directory), f"bench.{encoder.extension}")
+            ExportRun(Rater(PERIOD, tariffs()), [(encoder, sink)]).run(records(count))
+            written = sink.commit()
+            elapsed, size = time.perf_counter() - began, written.size
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": elapsed, "per_s": count / elapsed, "rss_mib": rss_kib / 1024, "bytes": size}
+
+
+def measure(what: str, count: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", what, "--records", str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.records)))
+        return
+    n = args.records
+    figures: dict[str, float] = {"records": n}
+    generate = measure("generate", n)
+    figures["generate_records_per_s"] = round(generate["per_s"])
+    for name in ("csv", "fixed", "ber"):
+        result = measure(name, n)
+        figures[f"{name}_records_per_s"] = round(result["per_s"])
+        # Rating and writing alone: the generator's time taken out.
+        own = result["seconds"] - generate["seconds"]
+        figures[f"{name}_records_per_s_excluding_generation"] = round(n / own) if own > 0 else 0
+        figures[f"{name}_peak_rss_mib"] = round(result["rss_mib"], 1)
+        figures[f"{name}_file_mib"] = round(result["bytes"] / 2**20, 1)
+    small = measure("csv", args.small)
+    figures[f"csv_peak_rss_mib_at_{args.small}"] = round(small["rss_mib"], 1)
+    figures["csv_rss_growth_mib"] = round(figures["csv_peak_rss_mib"] - small["rss_mib"], 1)
+    for key, value in figures.items():
+        print(f"{key}: {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
