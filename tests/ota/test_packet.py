@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ota import crypto
 from ota.counters import COUNTER_MAX
 from ota.errors import (
     CipheringError,
@@ -178,6 +179,20 @@ def test_kic_and_kid_from_different_key_sets() -> None:
     mixed = OtaKeyset(a.kic_algorithm, 1, a.kic, b.kid_algorithm, 2, b.kid)
     packet = build_command(STRICT, mixed, TAR, 1, APDU)
     assert verify_command(packet, lookup(a, b), 0).keyset == mixed
+
+
+def test_a_whole_block_of_padding_is_accepted() -> None:
+    # shadysim pads already aligned data with one more block (FINDINGS.md).
+    ks = keyset(KicAlgorithm.TDES_2KEY_CBC, KidCcAlgorithm.TDES_2KEY_CBC_MAC)
+    spi = Spi(ciphering=True, integrity=Integrity.CC)
+    data = bytes(2)  # 5 + 1 + 8 + 2 = 16: aligned, so the padding is a whole block
+    header = b"\x00\x00\x15" + spi.encode() + bytes((ks.kic_byte, ks.kid_byte(Integrity.CC))) + TAR
+    header = (len(header) - 2 + 24).to_bytes(2, "big") + header[2:]
+    counters = (1).to_bytes(5, "big") + b"\x08"
+    covered = header + counters + data + bytes(8)
+    cc = crypto.cryptographic_checksum(ks.kid_algorithm, ks.kid, covered)
+    packet = header + crypto.encrypt(ks.kic_algorithm, ks.kic, counters + cc + data + bytes(8))
+    assert verify_command(packet, lookup(ks), 0).data == data
 
 
 def test_ciphering_error_on_unaligned_ciphertext() -> None:
