@@ -39,4 +39,23 @@ def check_case(case: Case) -> list[str]:
     return failures
 
 
-CROSS_CHECKS: dict[str, tuple[Callable[[Case], list[str]], ...]] = {}
+def _smpp_ota_tpdus(case: Case) -> list[str]:
+    from smpp.conformance import check_ota_tpdus
+
+    return check_ota_tpdus(case)
+
+
+def _stk_sms_pp_envelopes(case: Case) -> list[str]:
+    from stk.conformance import check_sms_pp_segments
+
+    return check_sms_pp_segments(case)
+
+
+# The OTA groups also carry the SMS-DELIVER / RP-ACK / SMS-SUBMIT TPDUs and the SMS-PP DOWNLOAD
+# envelopes around each packet; those columns belong to smpp and stk.
+_OTA_CROSS = (_smpp_ota_tpdus, _stk_sms_pp_envelopes)
+CROSS_CHECKS: dict[str, tuple[Callable[[Case], list[str]], ...]] = {
+    "ota_command": _OTA_CROSS,
+    "ota_response": _OTA_CROSS,
+    "ota_upstream_kat": _OTA_CROSS,
+}
