@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypedDict
 
 from stk.errors import MissingIeError, UnsupportedObjectError
-from stk.ie_base import IeBag, decode_ies, describe_tlvs, label, scope_of
+from stk.ie_base import IeBag, byte_field, decode_ies, describe_tlvs, label, scope_of
 from stk.ies import (
     Address,
     AlphaIdentifier,
@@ -68,6 +68,13 @@ class ProactiveCommand(abc.ABC):
         if command_type is not None:
             cls.COMMAND_TYPE = command_type
             _COMMANDS[command_type] = cls
+
+    def __post_init__(self) -> None:
+        # Fail when the command is built, not later inside encode().
+        byte_field("command number", self.number)
+        byte_field("command qualifier", self.qualifier)
+        byte_field("source device identity", self.source)
+        byte_field("destination device identity", self.destination)
 
     @property
     def command_type(self) -> int:
@@ -191,6 +198,11 @@ class SelectItem(ProactiveCommand, command_type=CommandType.SELECT_ITEM):
     text_attribute: TextAttribute | None = None
     item_text_attributes: ItemTextAttributeList | None = None
     frame: FrameIdentifier | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.default_item is not None:
+            byte_field("default item identifier", self.default_item)
 
     @property
     def help_available(self) -> bool:
@@ -391,6 +403,10 @@ class OtherCommand(ProactiveCommand):
     """
 
     type_of_command: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        byte_field("type of command", self.type_of_command)
 
     @property
     def command_type(self) -> int:

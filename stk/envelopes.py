@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 
 from stk.apdu import CLA_UICC, Instruction, envelope_apdu, parse_command_apdu
 from stk.errors import UnsupportedObjectError
-from stk.ie_base import IeBag, decode_ies, describe_tlvs, label, scope_of
+from stk.ie_base import IeBag, byte_field, decode_ies, describe_tlvs, label, scope_of
 from stk.ies import Address, DeviceIdentities, HelpRequest, Ie, ItemIdentifier, SmsTpdu
 from stk.tags import BerTag, DeviceIdentity
 from stk.tlv import BerTlv, decode_ber, decode_ctlvs, encode_ctlvs
@@ -41,6 +41,10 @@ class Envelope(abc.ABC):
         if ber_tag is not None:
             cls.BER_TAG = ber_tag
             _ENVELOPES[ber_tag] = cls
+
+    def __post_init__(self) -> None:
+        byte_field("source device identity", self.source)
+        byte_field("destination device identity", self.destination)
 
     @property
     def tag(self) -> int:
@@ -81,6 +85,10 @@ class MenuSelection(Envelope, ber_tag=BerTag.MENU_SELECTION):
     source: int = DeviceIdentity.KEYPAD
     item_identifier: int
     help_request: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        byte_field("item identifier", self.item_identifier)
 
     def body(self) -> Sequence[Ie | None]:
         return [ItemIdentifier(self.item_identifier), HelpRequest() if self.help_request else None]

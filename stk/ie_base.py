@@ -161,7 +161,7 @@ def decode_ie(tlv: Ctlv, scope: Scope | None) -> Ie:
         return UnknownIe(tlv.tag, tlv.value, tlv.cr)
     try:
         return cls.decode_value(tlv.value)
-    except IeError as exc:
+    except StkError as exc:  # IeError, TextCodingError: name the object in the message
         raise type(exc)(f"{cls.NAME} ({cls.CLAUSE}): {exc}") from exc
 
 

@@ -16,7 +16,7 @@ from stk.apdu import CLA_UICC, Instruction, parse_command_apdu, terminal_respons
 from stk.commands import GetInput, ProactiveCommand
 from stk.dcs import DCS_8BIT, DCS_GSM7_PACKED, DCS_UCS2
 from stk.errors import MissingIeError
-from stk.ie_base import IeBag, decode_ies, describe_tlvs, scope_of
+from stk.ie_base import IeBag, byte_field, decode_ies, describe_tlvs, scope_of
 from stk.ies import (
     CommandDetails,
     DeviceIdentities,
@@ -43,6 +43,12 @@ class TerminalResponse:
     item_identifier: int | None = None
     # Data objects this class does not model, in arrival order; re-encoded after the others.
     extra: tuple[Ie, ...] = ()
+
+    def __post_init__(self) -> None:
+        byte_field("source device identity", self.source)
+        byte_field("destination device identity", self.destination)
+        if self.item_identifier is not None:
+            byte_field("item identifier", self.item_identifier)
 
     @classmethod
     def answer(

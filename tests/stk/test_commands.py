@@ -19,7 +19,7 @@ from stk.commands import (
     command_classes,
     decode_proactive_command,
 )
-from stk.errors import MissingIeError, StkError, TlvError, UnsupportedObjectError
+from stk.errors import IeError, MissingIeError, StkError, TlvError, UnsupportedObjectError
 from stk.ies import (
     AlphaIdentifier,
     Duration,
@@ -183,3 +183,12 @@ def test_random_input_raises_only_stk_errors(data: bytes) -> None:
 def test_duration_and_immediate_response_order_of_pub_cat_011() -> None:
     cmd = DisplayText(number=4, text=TextString("Please wait", 0x04), duration=Duration(5))
     assert cmd.encode().hex() == "d01b8103042100820281028d0c04506c65617365207761697484020105"
+
+
+def test_out_of_range_fields_fail_at_construction() -> None:
+    with pytest.raises(IeError):
+        DisplayText(number=256, text=TextString("x"))
+    with pytest.raises(IeError):
+        SelectItem(items=(Item(1, "a"),), default_item=300)
+    with pytest.raises(IeError):
+        OtherCommand(type_of_command=0x100)

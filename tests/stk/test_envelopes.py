@@ -18,6 +18,7 @@ from stk.envelopes import (
 )
 from stk.errors import (
     ClassNotSupportedError,
+    IeError,
     InstructionNotSupportedError,
     MissingIeError,
     StkError,
@@ -168,3 +169,10 @@ def test_known_objects_are_re_encoded_with_their_class_cr_flag() -> None:
     env = decode_envelope(bytes.fromhex("d30702020181100102"))
     assert env == MenuSelection(item_identifier=2)
     assert env.encode().hex() == "d30782020181900102"
+
+
+def test_out_of_range_fields_fail_at_construction() -> None:
+    with pytest.raises(IeError):
+        MenuSelection(item_identifier=256)
+    with pytest.raises(IeError):
+        SmsPpDownload(source=-1, tpdu=b"\x00")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stk.commands import DisplayText, GetInput, SelectItem
-from stk.errors import MissingIeError, StkError, TlvError
+from stk.errors import IeError, MissingIeError, StkError, TlvError
 from stk.ies import CommandDetails, Duration, Item, ResponseLength, Result, TextString, UnknownIe
 from stk.tags import CommandType, DeviceIdentity, GeneralResult, TerminalProblem
 from stk.terminal_response import (
@@ -135,3 +135,8 @@ def test_random_input_raises_only_stk_errors(data: bytes) -> None:
     for decode in (decode_terminal_response, decode_terminal_response_apdu):
         with contextlib.suppress(StkError):
             decode(data)
+
+
+def test_out_of_range_item_fails_at_construction() -> None:
+    with pytest.raises(IeError):
+        TerminalResponse(command=CommandDetails(1, 0x24), result=Result(0), item_identifier=256)
