@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vectors": ("vectors", "run a SIM conformance vector file against this implementation"),
     "smsc": ("smsc", "run the SMSC simulator"),
     "serve": ("serve", "run the gateway (--embedded: with demo tenant and simulators)"),
+    "sim": ("sim", "run emulated SIM cards: serve over PC/SC, or a handset fleet"),
+    "card": ("card", "issuing desk: personalise a card in a PC/SC reader"),
 }
 
 

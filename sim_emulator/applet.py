@@ -8,8 +8,9 @@ to TERMINAL PROFILE and to ENVELOPEs whose BER tag they claim.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sim_emulator import files
 from sim_emulator.apdu import CommandApdu
 from sim_emulator.errors import InsNotSupported
 
@@ -28,10 +29,15 @@ class Applet:
     envelope_tags: tuple[int, ...] = ()
 
     def selectable(self, aid: bytes) -> bool:
-        return any(a.startswith(aid) for a in self.aids)
+        return bool(aid) and any(a.startswith(aid) for a in self.aids)
 
-    def on_select(self, card: SimCard, aid: bytes) -> None:
-        """Called when one of ``aids`` is selected; raise to refuse (locked application)."""
+    def select(self, card: SimCard, channel: files.Channel, apdu: CommandApdu) -> bytes | None:
+        """SELECT by DF name of one of this applet's AIDs.
+
+        Return the response data after selecting on ``channel``; None leaves the selection to
+        the file system (an ADF with that AID, answered with its FCP).
+        """
+        return None
 
     def process(self, card: SimCard, apdu: CommandApdu, aid: bytes) -> bytes:
         """A command the core does not handle, sent while this applet is selected."""
@@ -44,5 +50,12 @@ class Applet:
         """An ENVELOPE with one of ``envelope_tags``; returns the response data."""
         raise InsNotSupported(f"{self.name}: envelope not handled")
 
+    def on_file_update(self, card: SimCard) -> None:
+        """Remote file management changed files (an applet may re-read its data files)."""
+
     def on_reset(self, card: SimCard) -> None:
         """Power on or reset: drop volatile state."""
+
+    def dump(self) -> dict[str, Any] | None:
+        """The applet's persistent state for ``CardState.sections[name]`` (None: stateless)."""
+        return None

@@ -149,6 +149,14 @@ class SimCard:
             raise ChannelNotSupported(f"logical channel {number} is not open")
         return channel
 
+    def snapshot(self) -> CardState:
+        """The persistent state with every applet's section brought up to date."""
+        for applet in self.applets:
+            section = applet.dump()
+            if section is not None:
+                self.state.sections[applet.name] = section
+        return self.state
+
     # -- helpers for applets --------------------------------------------------------------
 
     def applet_for(self, aid: bytes | None) -> Applet | None:
@@ -182,11 +190,16 @@ class SimCard:
 
 
 def _select(card: SimCard, apdu: CommandApdu, ch: files.Channel) -> bytes:
-    node, with_fcp = files.select(card.state.fs, ch, apdu)
-    if isinstance(node, Df) and node.aid is not None:
-        applet = card.applet_for(node.aid)
+    if apdu.p1 == 0x04:
+        applet = card.applet_for(apdu.data)
         if applet is not None:
-            applet.on_select(card, node.aid)
+            data = applet.select(card, ch, apdu)
+            if data is not None:
+                return data
+    node, with_fcp = files.select(card.state.fs, ch, apdu)
+    if isinstance(node, Df) and node.aid is not None and apdu.p1 != 0x04:
+        # Selected by FID or path ('7FFF'): an applet's ADF then has no applet context.
+        ch.aid = node.aid if card.applet_for(node.aid) is None else None
     return card.fcp(node) if with_fcp else b""
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ota.mo_request import MENU_FILE_FID, MenuFile
+from ota.onecard_apdu import APPLET_AID
 from sim_emulator.encoding import encode_iccid, encode_imsi, encode_number
 from sim_emulator.filesystem import MF_FID, Access, Df, FileSystem, linear, transparent
 
 # TS 101 220 Annex E: RID A0 00 00 00 87 (3GPP), application code 10 02 (USIM).
 USIM_AID = bytes.fromhex("a0000000871002ff86ffff89ffffffff")
-# ota.onecard_apdu.APPLET_AID; repeated here so the file system does not import ota.
-ONECARD_AID = bytes.fromhex("f04f4e4543415244")
+ONECARD_AID = APPLET_AID
 ONECARD_ADF_FID = 0x7F4F
 LOG_RECORD_LENGTH = 23
 LOG_RECORDS = 10
@@ -80,6 +81,8 @@ def build_filesystem(identity: Identity) -> FileSystem:
     mf = Df(MF_FID, "MF")
     mf.add(transparent(0x2FE2, "EF.ICCID", encode_iccid(identity.iccid), update=Access.NEVER))
     mf.add(transparent(0x2F05, "EF.PL", b"zhen", update=Access.PIN1))
+    # The STK menu and service number, rewritten by the gateway over the air (RFM).
+    mf.add(transparent(MENU_FILE_FID, "EF.STKMENU", MenuFile().encode()))
     mf.add(linear(0x2F00, "EF.DIR", 32, [_dir_record(USIM_AID, "USIM"),
                                           _dir_record(ONECARD_AID, "ONECARD")]))
     telecom = Df(0x7F10, "DF.TELECOM")
