@@ -49,21 +49,21 @@ class RateLimiter:
 
 
 class ReplayGuard:
-    """Remembers signatures seen within the time window; a second sighting is a replay."""
+    """Remembers nonces seen within the time window; a second sighting is a replay."""
 
     def __init__(self, window_s: float, clock: Callable[[], float] = time.time) -> None:
         self.window_s = window_s
         self._clock = clock
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def first_sighting(self, signature: str) -> bool:
+    def first_sighting(self, nonce: str) -> bool:
         now = self._clock()
         while self._seen:
             oldest, stamp = next(iter(self._seen.items()))
             if now - stamp <= 2 * self.window_s:
                 break
             del self._seen[oldest]
-        if signature in self._seen:
+        if nonce in self._seen:
             return False
-        self._seen[signature] = now
+        self._seen[nonce] = now
         return True

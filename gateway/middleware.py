@@ -154,14 +154,13 @@ async def _bearer(request: web.Request) -> Principal:
 
 async def _terminal(request: web.Request, raw: bytes) -> Principal:
     headers = request.headers
-    names = ("X-Terminal-Id", "X-Timestamp", "X-Signature")
+    names = ("X-Terminal-Id", "X-Timestamp", "X-Nonce", "X-Signature")
     if not all(headers.get(n) for n in names):
-        raise Unauthorized("missing terminal signature headers (X-Terminal-Id, X-Timestamp, "
-                           "X-Signature)")
+        raise Unauthorized(f"missing terminal signature headers ({', '.join(names)})")
     signed = terminals.SignedRequest(
         terminal=headers["X-Terminal-Id"], timestamp=headers["X-Timestamp"],
-        signature=headers["X-Signature"], method=request.method, path_qs=request.path_qs,
-        body=raw)
+        nonce=headers["X-Nonce"], signature=headers["X-Signature"], method=request.method,
+        path_qs=request.path_qs, body=raw)
     return await terminals.authenticate(request.app[keys.DEPS], request.app[keys.REPLAY], signed)
 
 

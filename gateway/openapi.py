@@ -33,7 +33,8 @@ _ERRORS = {
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.ADMIN: [{"bearer": []}],
     Auth.OPERATOR: [{"bearer": []}],
-    Auth.TERMINAL: [{"terminalId": [], "terminalTimestamp": [], "terminalSignature": []}],
+    Auth.TERMINAL: [{"terminalId": [], "terminalTimestamp": [], "terminalNonce": [],
+                     "terminalSignature": []}],
     Auth.PUBLIC: [],
 }
 
@@ -100,10 +101,11 @@ def build(routes: Sequence[RouteSpec]) -> dict[str, Any]:
                 "bearer": {"type": "http", "scheme": "bearer"},
                 "terminalId": {"type": "apiKey", "in": "header", "name": "X-Terminal-Id"},
                 "terminalTimestamp": {"type": "apiKey", "in": "header", "name": "X-Timestamp"},
+                "terminalNonce": {"type": "apiKey", "in": "header", "name": "X-Nonce"},
                 "terminalSignature": {
                     "type": "apiKey", "in": "header", "name": "X-Signature",
                     "description": "hex HMAC-SHA256 with the terminal key over METHOD\\n"
-                                   "PATH?QUERY\\nTIMESTAMP\\nhex SHA-256(body)"},
+                                   "PATH?QUERY\\nTIMESTAMP\\nNONCE\\nhex SHA-256(body)"},
             },
         },
     }

@@ -4,18 +4,21 @@ Each terminal signs every request with its own 256-bit key (shown once, stored s
 
     X-Terminal-Id: <code>
     X-Timestamp:   <Unix seconds>
-    X-Signature:   hex HMAC-SHA256(key, METHOD "\\n" PATH?QUERY "\\n" TIMESTAMP "\\n"
-                                        hex SHA-256(body))
+    X-Nonce:       <8-64 characters, fresh for every request>
+    X-Signature:   hex HMAC-SHA256(key, METHOD "\\n" PATH?QUERY "\\n" TIMESTAMP "\\n" NONCE
+                                        "\\n" hex SHA-256(body))
 
 A request is accepted when the signature matches (RFC 2104, compared in constant time), the
 timestamp is within the replay window of the server clock, and this process has not seen the
-same signature before.
+terminal's nonce within the window. A terminal retrying an upload signs it again with a new
+nonce; the upload itself is idempotent by sequence number.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,20 +36,23 @@ from gateway.services import views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
 
 SECRET_BYTES = 32
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _context(code: str) -> str:
     return f"terminal-key:{code}"
 
 
-def canonical(method: str, path_qs: str, timestamp: str, body: bytes) -> bytes:
+def canonical(method: str, path_qs: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     digest = hashlib.sha256(body).hexdigest()
-    return f"{method.upper()}\n{path_qs}\n{timestamp}\n{digest}".encode()
+    return f"{method.upper()}\n{path_qs}\n{timestamp}\n{nonce}\n{digest}".encode()
 
 
-def sign(secret: bytes, method: str, path_qs: str, timestamp: str, body: bytes) -> str:
+def sign(secret: bytes, method: str, path_qs: str, timestamp: str, nonce: str,
+         body: bytes) -> str:
     """The ``X-Signature`` a terminal sends (also used by the terminal simulators and tests)."""
-    return hmac.new(secret, canonical(method, path_qs, timestamp, body), hashlib.sha256).hexdigest()
+    message = canonical(method, path_qs, timestamp, nonce, body)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class TerminalIn:
 class SignedRequest:
     terminal: str
     timestamp: str
+    nonce: str
     signature: str
     method: str
     path_qs: str
@@ -69,6 +76,8 @@ class SignedRequest:
 
 
 async def authenticate(deps: Deps, guard: ReplayGuard, req: SignedRequest) -> Principal:
+    if not _NONCE.match(req.nonce):
+        raise Unauthorized("X-Nonce must be 8 to 64 letters, digits, '-' or '_'")
     try:
         stamp = int(req.timestamp)
     except ValueError:
@@ -80,10 +89,10 @@ async def authenticate(deps: Deps, guard: ReplayGuard, req: SignedRequest) -> Pr
     if row is None or row.status is not TerminalStatus.ACTIVE:
         raise Unauthorized("unknown or disabled terminal")
     secret = deps.vault.open(row.secret_sealed, _context(row.code))
-    expected = sign(secret, req.method, req.path_qs, req.timestamp, req.body)
+    expected = sign(secret, req.method, req.path_qs, req.timestamp, req.nonce, req.body)
     if not hmac.compare_digest(expected, req.signature.lower()):
         raise Unauthorized("bad terminal signature")
-    if not guard.first_sighting(req.signature.lower()):
+    if not guard.first_sighting(f"{row.code}\n{req.nonce}"):
         raise Unauthorized("replayed terminal request")
     return Principal(role=Role.TERMINAL, actor=f"terminal:{row.code}",
                      enterprise_id=row.enterprise_id, terminal_id=row.id)

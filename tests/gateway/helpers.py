@@ -88,8 +88,9 @@ class TerminalClient:
     def headers(self, method: str, path_qs: str, body: bytes,
                 timestamp: int | None = None) -> dict[str, str]:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
-        return {"X-Terminal-Id": self.code, "X-Timestamp": stamp,
-                "X-Signature": sign(self.secret, method, path_qs, stamp, body)}
+        nonce = uuid.uuid4().hex
+        return {"X-Terminal-Id": self.code, "X-Timestamp": stamp, "X-Nonce": nonce,
+                "X-Signature": sign(self.secret, method, path_qs, stamp, nonce, body)}
 
     async def post(self, path: str, body: Any) -> Reply:
         raw = json.dumps(body).encode()
