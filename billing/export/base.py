@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import StrEnum
 from itertools import islice
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from billing.cdr import Cdr
 from billing.period import BILLING_TZ, Period, aware
 from billing.rating import InvoiceLine, LineBook, RatedCdr, Rater
 
 CHUNK = 2000
+T = TypeVar("T")
 
 
 class LayoutKind(StrEnum):
@@ -105,44 +106,56 @@ class BufferSink:
         self.data[: len(data)] = data
 
 
-def chunks(records: Iterable[RatedCdr], size: int = CHUNK) -> Iterable[list[RatedCdr]]:
+def chunks(records: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
     iterator = iter(records)
     while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-@dataclass
 class ExportRun:
     """Rates a stream of records once and writes it through several encoders at the same time.
 
-    ``progress`` is called with the number of records done after each chunk.
+    Drive it with ``run(records)``, or, when records arrive in batches from elsewhere (a
+    database cursor), with ``begin()``, ``feed(batch)`` for each batch, then ``finish()``.
     """
 
-    rater: Rater
-    outputs: Sequence[tuple[FileEncoder, Sink]]
-    lines: list[InvoiceLine] = field(default_factory=list)
+    def __init__(self, rater: Rater, outputs: Sequence[tuple[FileEncoder, Sink]]) -> None:
+        self.rater = rater
+        self.outputs = outputs
+        self.book = LineBook(rater.period)
+        self.done = 0
+        self.lines: list[InvoiceLine] = []
 
-    def run(self, cdrs: Iterable[Cdr], progress: ProgressFn | None = None) -> list[InvoiceLine]:
-        book = LineBook(self.rater.period)
+    def begin(self) -> None:
         for encoder, sink in self.outputs:
             sink.write(encoder.begin())
-        done = 0
-        add = book.add
+
+    def feed(self, cdrs: Iterable[Cdr]) -> None:
+        add = self.book.add
         for chunk in chunks(self.rater.rate_all(cdrs)):
             for rated in chunk:
                 add(rated)
             for encoder, sink in self.outputs:
                 sink.write(encoder.feed(chunk))
-            done += len(chunk)
-            if progress is not None:
-                progress(done)
-        self.lines = book.lines()
+            self.done += len(chunk)
+
+    def finish(self) -> list[InvoiceLine]:
+        self.lines = self.book.lines()
         for encoder, sink in self.outputs:
             sink.write(encoder.finish(self.lines))
             patch = encoder.header_patch()
             if patch:
                 sink.patch_start(patch)
         return self.lines
+
+    def run(self, cdrs: Iterable[Cdr], progress: ProgressFn | None = None) -> list[InvoiceLine]:
+        """``progress`` is called with the number of records done after each chunk."""
+        self.begin()
+        for batch in chunks(cdrs):
+            self.feed(batch)
+            if progress is not None:
+                progress(self.done)
+        return self.finish()
 
 
 class ProgressFn(Protocol):
