@@ -79,7 +79,7 @@ def records(count: int) -> Iterator[Cdr]:
         elif kind == 7:
             yield Cdr(cdr_id, ota, when, ent, mem, msisdn, f"8986{member:016d}", "CREDIT")
         elif kind == 8:
-            yield Cdr(cdr_id, topup, when, ent, mem, msisdn, f"8986{member:016d}", "", 1, 5000)
+            yield Cdr(cdr_id, topup, when, ent, mem, msisdn, f"8986{member:016d}", "OTA", 1, 5000)
         else:
             yield Cdr(cdr_id, month, when, ent, mem, msisdn, "", "", 1 + i % 31)
 

@@ -60,6 +60,13 @@ class OtaOperation(IntEnum):
     OTHER = 9
 
 
+class TopupChannel(IntEnum):
+    """Where a top-up was made; either way the ledger holds it, the carrier may bill it."""
+
+    OTA = 1  # 空中充值, by the gateway over SMS
+    TERMINAL = 2  # at the enterprise's top-up terminal
+
+
 class OneOffItem(IntEnum):
     """One-off charges of seed 5.1.1, payable at once or in instalments."""
 
@@ -73,6 +80,7 @@ _DETAIL_ENUMS: dict[CdrKind, type[IntEnum]] = {
     CdrKind.SMS: SmsKind,
     CdrKind.OTA: OtaOperation,
     CdrKind.ONE_OFF: OneOffItem,
+    CdrKind.TOPUP: TopupChannel,
 }
 _ID_MAX = 64
 

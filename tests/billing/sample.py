@@ -136,6 +136,7 @@ def usage() -> list[Cdr]:
             "ENT001",
             member_id="M002",
             iccid="89860000000000000022",
+            detail="OTA",
             amount_fen=10_000,
         ),
         cdr(
@@ -164,6 +165,7 @@ def usage() -> list[Cdr]:
             "ENT002",
             member_id="S002",
             iccid="89860000000000000102",
+            detail="TERMINAL",
             amount_fen=5_000,
         ),
         cdr(

@@ -155,7 +155,7 @@ def test_full_month_proration_charges_the_whole_fee() -> None:
 
 
 def test_topups_cost_nothing_unless_the_plan_says_so() -> None:
-    records = usage(CdrKind.TOPUP, 2, amount_fen=10_000)
+    records = usage(CdrKind.TOPUP, 2, detail="OTA", amount_fen=10_000)
     (free,) = rate_lines(rater(), records)
     assert (free.amount_fen, free.value_fen) == (0, 20_000)
     (paid,) = rate_lines(rater(topup_fee=Decimal(20), topup_percent=Decimal("0.5")), records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import billing.models  # noqa: F401  (billing's tables share the metadata; autogenerate sees them)
 from gateway.db.models import Base
 
 connection = context.config.attributes.get("connection")
