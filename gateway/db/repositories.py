@@ -1,7 +1,10 @@
 """Repositories: add rows and get rows. They never commit; the unit of work does.
 
-``for_update=True`` takes a row lock on PostgreSQL (``SELECT ... FOR UPDATE``); on SQLite the
-whole write transaction already holds the database write lock (see ``gateway.db.engine``).
+``for_update=True`` takes a row lock on PostgreSQL, ``SELECT ... FOR NO KEY UPDATE``: it queues
+writers of the row but not inserts that merely reference it (a foreign key takes ``KEY SHARE``),
+so a terminal record pointing at a card never deadlocks with a lifecycle change of that card.
+On SQLite the whole write transaction already holds the database write lock
+(see ``gateway.db.engine``).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ class Repository(Generic[M]):
     async def first(self, *where: ColumnElement[bool], for_update: bool = False) -> M | None:
         stmt = select(self.model).where(*where)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return (await self.session.scalars(stmt.limit(1))).first()
 
     async def all(self, stmt: Select[M]) -> list[M]:
@@ -161,7 +164,7 @@ class LedgerRepo(Repository[Account]):
         # Locks are taken in id order so that two postings on the same accounts cannot deadlock.
         stmt = select(Account).where(Account.code.in_(codes)).order_by(Account.id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.all(stmt)
 
     async def accounts_by_ids(
@@ -169,7 +172,7 @@ class LedgerRepo(Repository[Account]):
     ) -> list[Account]:
         stmt = select(Account).where(Account.id.in_(ids)).order_by(Account.id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.all(stmt)
 
     async def postings_by_references(self, references: Collection[str]) -> list[Posting]:
@@ -184,7 +187,7 @@ class LedgerRepo(Repository[Account]):
     async def hold_by_reference(self, reference: str, *, for_update: bool = False) -> Hold | None:
         stmt = select(Hold).where(Hold.reference == reference)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return (await self.session.scalars(stmt)).first()
 
     async def entries_page(self, account_id: int, page: Page) -> list[tuple[Entry, Posting]]:
