@@ -139,11 +139,16 @@ class OneCardApplet(IssuingMixin, Applet):
         return None if app is None else self.state.sub_apps.get(app)
 
     def _fci(self, aid: bytes) -> bytes:
-        """FCI template '6F' (ISO 7816-4 5.3.3): DF name, then proprietary data 'A5'."""
-        info = ber_tlv(0x5A, self.iccid_bcd) + ber_tlv(0x9F08, b"\x01")
+        """FCI template '6F' (ISO 7816-4 5.3.3): DF name '84', proprietary data 'A5'.
+
+        'A5' holds one-octet context tags only (layout in docs/sim_emulator-purchase.md):
+        '5A' ICCID, 'CB' applet version, and for a sub-application 'CA' life cycle (GP
+        coding), 'C9' enterprise id, 'C1' member number.
+        """
+        info = ber_tlv(0x5A, self.iccid_bcd) + ber_tlv(0xCB, b"\x01")
         sub = self._sub_of(aid)
         if sub is not None:
-            info += (b"\x9f\x70\x01" + bytes((sub.life_cycle,))
+            info += (ber_tlv(0xCA, bytes((sub.life_cycle,)))
                      + ber_tlv(0xC9, sub.enterprise_id.to_bytes(4, "big")))
             if sub.member_number:
                 info += ber_tlv(0xC1, sub.member_number.encode())
