@@ -308,6 +308,40 @@ def verify_command(packet: bytes, key_lookup: KeyLookup,
                            decision.new_value)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedCommand:
+    """A command packet opened without the receiving entity's policy, for analysers.
+
+    ``data`` is None when the packet is ciphered and no key set was given; ``checksum_ok`` is
+    None when there was no checksum or it could not be computed.
+    """
+
+    header: CommandHeader
+    counter: int | None
+    pcntr: int | None
+    checksum: bytes | None
+    checksum_ok: bool | None
+    data: bytes | None
+
+
+def open_command(packet: bytes, keyset: OtaKeyset | None) -> OpenedCommand:
+    """Decipher and check a command packet's RC/CC, skipping TAR, security level and counter.
+
+    What ``onecard decode`` shows; a card must use :func:`verify_command` instead.
+    """
+    header = parse_command_header(packet)
+    if header.spi.ciphering and keyset is None:
+        return OpenedCommand(header, None, None, None, None, None)
+    plain = _decipher(packet, header, keyset)
+    counter, pcntr, checksum, rest = _split_secured(plain, header, keyset, packet)
+    checksum_ok: bool | None = None
+    if checksum and (keyset is not None or header.spi.integrity is Integrity.RC):
+        expected = _expected_checksum(header, keyset, packet, plain, len(checksum))
+        checksum_ok = crypto.checksums_equal(checksum, expected)
+    return OpenedCommand(header, decode_counter(counter), pcntr, checksum or None, checksum_ok,
+                         rest[:len(rest) - pcntr])
+
+
 def _expected_checksum(header: CommandHeader, keyset: OtaKeyset | None, packet: bytes,
                        plain: bytes, cs_len: int) -> bytes:
     covered = packet[:CLEAR_HEADER_LENGTH] + plain[:COUNTER_LENGTH + 1] \

@@ -26,7 +26,7 @@ from stk.terminal_response import (
 CatObject = ProactiveCommand | Envelope | TerminalResponse | TerminalProfile
 
 
-def _is_apdu(data: bytes) -> bool:
+def is_apdu(data: bytes) -> bool:
     instructions = {int(i) for i in Instruction}
     return len(data) >= 5 and data[0] in (CLA_UICC, CLA_GSM) and data[1] in instructions
 
@@ -46,7 +46,7 @@ def decode_any(data: bytes) -> CatObject | int:
     """The CAT object in ``data``; for a FETCH APDU, the number of octets it asks for."""
     if not data:
         raise UnsupportedObjectError("no data")
-    if _is_apdu(data):
+    if is_apdu(data):
         ins = data[1]
         if ins == Instruction.TERMINAL_PROFILE:
             return TerminalProfile.parse_apdu(data)
@@ -72,7 +72,7 @@ def describe(data: bytes) -> list[str]:
     """Analyser-style lines for a CAT object or APDU in ``data``."""
     obj = decode_any(data)
     lines = []
-    if _is_apdu(data):
+    if is_apdu(data):
         ins = Instruction(data[1]).name.replace("_", " ")
         lines.append(f"{data[:5].hex(' ').upper()}  {ins} APDU")
     if isinstance(obj, int):
