@@ -25,7 +25,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from smpp.errors import BindFailed, ConnectionLost, NotBound, SmppError
@@ -86,7 +86,7 @@ class Esme:
         tracker = ReceiptTracker(orphan_ttl=config.orphan_ttl, message_ttl=config.receipt_ttl)
         watch = DeliveryWatch(tracker)
         self._out = Outbound(config, self.metrics, watch, clock)
-        self._in = Inbound(config, self.metrics, watch, clock, self._spawn, on_receipt, on_mo)
+        self._in = Inbound(config, self.metrics, watch, clock, on_receipt, on_mo)
         self._references = itertools.count(0)
         self._control: dict[int, asyncio.Future[Pdu]] = {}
         self._link: Link | None = None
@@ -96,7 +96,6 @@ class Esme:
         self._started: asyncio.Future[None] | None = None
         self._stopping = False
         self._lifecycle: list[asyncio.Task[None]] = []
-        self._callbacks: set[asyncio.Task[None]] = set()
         self._last_rx = 0.0
         self._enquire: tuple[int, float] | None = None  # (sequence, sent at)
 
@@ -117,8 +116,12 @@ class Esme:
             raise RuntimeError("an Esme starts once")
         self._started = asyncio.get_running_loop().create_future()
         self._lifecycle = [
-            asyncio.ensure_future(self._supervise()),
-            asyncio.ensure_future(self._tick()),
+            asyncio.ensure_future(coroutine)
+            for coroutine in (
+                self._supervise(),
+                self._tick(),
+                *self._in.workers(self.config.callback_workers),
+            )
         ]
         try:
             await asyncio.wait_for(asyncio.shield(self._started), timeout)
@@ -133,12 +136,12 @@ class Esme:
         deadline = self._clock() + timeout
         while not self._out.idle and self.bound and self._clock() < deadline:
             await asyncio.sleep(0.01)
-        if self._callbacks:
-            await asyncio.wait(list(self._callbacks), timeout=max(0.0, deadline - self._clock()))
+        while not self._in.idle and self._clock() < deadline:
+            await asyncio.sleep(0.01)
         await self._unbind()
-        for task in [*self._lifecycle, *self._callbacks]:
+        for task in self._lifecycle:
             task.cancel()
-        for task in [*self._lifecycle, *self._callbacks]:
+        for task in self._lifecycle:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._out.fail_all(NotBound("the ESME was stopped"))
@@ -438,8 +441,3 @@ class Esme:
             future = self._control.pop(sequence, None)
             if future is not None and not future.done():
                 future.set_exception(event.error)
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._callbacks.add(task)
-        task.add_done_callback(self._callbacks.discard)

@@ -272,23 +272,23 @@ _OCTET_FIELDS: Final = frozenset({"short_message", "message_payload", "network_e
 # --- encoding -------------------------------------------------------------------------------
 
 
-def encode(pdu: Pdu, *, fast: bool = True) -> bytes:
-    """The PDU on the wire. Raises :class:`InvalidField` for values it cannot carry."""
+def encode(pdu: Pdu, *, fast: bool = True, sequence: int | None = None) -> bytes:
+    """The PDU on the wire, under ``sequence`` if given (else its own).
+
+    Raises :class:`InvalidField` for values it cannot carry.
+    """
+    number = pdu.sequence if sequence is None else sequence
     if fast:
-        quick = fastcodec.encode(pdu)
+        quick = fastcodec.encode(pdu, number)
         if quick is not None:
             return quick
     if isinstance(pdu, ErrorResp | UnsupportedPdu):
         body = pdu.body if isinstance(pdu, UnsupportedPdu) else b""
-        return (
-            HEADER.pack(
-                HEADER_LENGTH + len(body), wire_command_id(pdu), pdu.command_status, pdu.sequence
-            )
-            + body
-        )
+        length = HEADER_LENGTH + len(body)
+        return HEADER.pack(length, wire_command_id(pdu), pdu.command_status, number) + body
     layout = LAYOUTS[pdu.command_id]
-    check_encodable(pdu, layout)
-    obj = smpplib.smpp.make_pdu(layout.smpplib_name, client=_CLIENT, sequence=pdu.sequence)
+    check_encodable(pdu, layout, number)
+    obj = smpplib.smpp.make_pdu(layout.smpplib_name, client=_CLIENT, sequence=number)
     # Assigned after construction: smpplib's bind constructors overwrite interface_version.
     for name in layout.fields:
         setattr(obj, name, getattr(pdu, name))
@@ -300,12 +300,13 @@ def encode(pdu: Pdu, *, fast: bool = True) -> bytes:
     return data
 
 
-def check_encodable(pdu: Pdu, layout: _Layout | None = None) -> None:
+def check_encodable(pdu: Pdu, layout: _Layout | None = None, sequence: int | None = None) -> None:
     """Refuse values smpplib would silently truncate or crash on (C-strings past their size,
     non-ASCII text, integers out of range, short_message beside message_payload)."""
     layout = layout or LAYOUTS[pdu.command_id]
-    if not 0 <= pdu.sequence <= MAX_SEQUENCE or not 0 <= pdu.command_status <= 0xFFFFFFFF:
-        raise InvalidField(f"sequence {pdu.sequence} or status outside their range")
+    number = pdu.sequence if sequence is None else sequence
+    if not 0 <= number <= MAX_SEQUENCE or not 0 <= pdu.command_status <= 0xFFFFFFFF:
+        raise InvalidField(f"sequence {number} or status outside their range")
     for field, param in layout.mandatory:
         if field in layout.fields:  # sm_length is derived from short_message
             limit = getattr(param, "max", 0) or getattr(param, "size", 1)

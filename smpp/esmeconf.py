@@ -47,10 +47,11 @@ class EsmeConfig:
     reassembly_ttl: float = 300.0
     ref16: bool = False  # 16-bit concatenation references
     unbind_timeout: float = 5.0
+    callback_workers: int = 8  # receipt/MO callbacks running at once
 
     def __post_init__(self) -> None:
-        if self.window < 1 or self.max_attempts < 1:
-            raise ValueError("window and max_attempts must be at least 1")
+        if min(self.window, self.max_attempts, self.callback_workers) < 1:
+            raise ValueError("window, max_attempts and callback_workers must be at least 1")
         if min(self.response_timeout, self.enquire_link_interval, self.connect_timeout) <= 0:
             raise ValueError("timeouts and intervals must be positive")
 

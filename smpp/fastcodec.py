@@ -67,21 +67,22 @@ _TLVS_IN: Final[dict[type, dict[int, tuple[str, TlvSpec]]]] = {
 # --- encoding -------------------------------------------------------------------------------
 
 
-def encode(pdu: Pdu) -> bytes | None:
+def encode(pdu: Pdu, sequence: int) -> bytes | None:
+    """``pdu`` under ``sequence`` (the ESME resends one template under new numbers)."""
     encoder = _ENCODERS.get(type(pdu))
-    if encoder is None or not 0 <= pdu.sequence <= _MAX_SEQUENCE:
+    if encoder is None or not 0 <= sequence <= _MAX_SEQUENCE:
         return None
-    return encoder(pdu)
+    return encoder(pdu, sequence)
 
 
-def _header_only(pdu: Pdu) -> bytes | None:
+def _header_only(pdu: Pdu, sequence: int) -> bytes | None:
     command_id = pdu.response_id if isinstance(pdu, ErrorResp) else pdu.command_id
     if not 0 <= pdu.command_status <= 0xFFFFFFFF:
         return None
-    return _HEADER.pack(16, command_id, pdu.command_status, pdu.sequence)
+    return _HEADER.pack(16, command_id, pdu.command_status, sequence)
 
 
-def _message_id_resp(pdu: Pdu) -> bytes | None:
+def _message_id_resp(pdu: Pdu, sequence: int) -> bytes | None:
     assert isinstance(pdu, SubmitSmResp | DeliverSmResp)
     message_id = pdu.message_id
     if (
@@ -91,10 +92,10 @@ def _message_id_resp(pdu: Pdu) -> bytes | None:
     ):
         return None
     body = message_id.encode() + b"\0"
-    return _HEADER.pack(16 + len(body), pdu.command_id, pdu.command_status, pdu.sequence) + body
+    return _HEADER.pack(16 + len(body), pdu.command_id, pdu.command_status, sequence) + body
 
 
-def _short_message(pdu: Pdu) -> bytes | None:
+def _short_message(pdu: Pdu, sequence: int) -> bytes | None:
     assert isinstance(pdu, ShortMessagePdu)
     service_type, source, destination = pdu.service_type, pdu.source_addr, pdu.destination_addr
     schedule, validity, sm = pdu.schedule_delivery_time, pdu.validity_period, pdu.short_message
@@ -141,7 +142,7 @@ def _short_message(pdu: Pdu) -> bytes | None:
         )
     except (ValueError, TypeError):  # an octet field outside 0..255
         return None
-    return _HEADER.pack(16 + len(body), pdu.command_id, pdu.command_status, pdu.sequence) + body
+    return _HEADER.pack(16 + len(body), pdu.command_id, pdu.command_status, sequence) + body
 
 
 def _encode_tlvs(pdu: ShortMessagePdu, order: tuple[tuple[str, TlvSpec], ...]) -> bytes | None:
@@ -169,7 +170,7 @@ def _encode_tlvs(pdu: ShortMessagePdu, order: tuple[tuple[str, TlvSpec], ...]) -
     return out
 
 
-_ENCODERS: Final[dict[type, Callable[[Pdu], bytes | None]]] = {
+_ENCODERS: Final[dict[type, Callable[[Pdu, int], bytes | None]]] = {
     SubmitSm: _short_message,
     DeliverSm: _short_message,
     SubmitSmResp: _message_id_resp,

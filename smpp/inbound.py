@@ -8,7 +8,9 @@ error", SMPP v3.4 5.1.3), which tells the SMSC to retry.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -26,17 +28,23 @@ log = logging.getLogger(__name__)
 S = CommandStatus
 ReceiptHandler = Callable[[Receipt], Awaitable[None]]
 MoHandler = Callable[[MoMessage], Awaitable[None]]
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 
 class Inbound:
+    """Decides what each deliver_sm is and runs the callbacks.
+
+    Callbacks run in ``workers`` long-lived tasks fed from one queue rather than in a task per
+    deliver_sm: a task per receipt costs more than parsing the receipt, and a bounded number
+    of concurrent callbacks keeps a burst of receipts from opening a burst of database
+    transactions. Items are taken in arrival order.
+    """
+
     def __init__(
         self,
         config: EsmeConfig,
         metrics: EsmeMetrics,
         watch: DeliveryWatch,
         clock: Callable[[], float],
-        spawn: Spawn,
         on_receipt: ReceiptHandler | None,
         on_mo: MoHandler | None,
     ) -> None:
@@ -46,9 +54,18 @@ class Inbound:
         self.on_receipt = on_receipt
         self.on_mo = on_mo
         self._clock = clock
-        self._spawn = spawn
         self._mo = MoAssembler(ttl=config.reassembly_ttl, hold=config.mo_hold)
         self._link: Link | None = None
+        self._work: deque[tuple[Link, int, Receipt] | tuple[Link, MoComplete]] = deque()
+        self._wake = asyncio.Event()
+        self._busy = 0
+
+    @property
+    def idle(self) -> bool:
+        return not self._work and not self._busy
+
+    def workers(self, count: int) -> list[Coroutine[Any, Any, None]]:
+        return [self._worker() for _ in range(count)]
 
     def attach(self, link: Link) -> None:
         """A new link: responses held for the old one are void (the SMSC redelivers)."""
@@ -63,7 +80,7 @@ class Inbound:
                     self._receipt_done(receipt)
                     _reply(link, pdu.sequence, S.ESME_ROK)
                 else:
-                    self._spawn(self._receipt(link, pdu.sequence, receipt))
+                    self._queue((link, pdu.sequence, receipt))
                 return
             step = self._mo.add(pdu, self._clock())
         except SmppError as exc:
@@ -73,7 +90,29 @@ class Inbound:
         if isinstance(step, MoDuplicate):
             _reply(link, pdu.sequence, S.ESME_ROK)
         elif isinstance(step, MoComplete):
-            self._spawn(self._message(link, step))
+            self._queue((link, step))
+
+    def _queue(self, item: tuple[Link, int, Receipt] | tuple[Link, MoComplete]) -> None:
+        self._work.append(item)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    async def _worker(self) -> None:
+        work, wake = self._work, self._wake
+        while True:
+            if not work:
+                wake.clear()
+                await wake.wait()
+                continue
+            item = work.popleft()
+            self._busy += 1
+            try:
+                if len(item) == 3:
+                    await self._receipt(*item)
+                else:
+                    await self._message(*item)
+            finally:
+                self._busy -= 1
 
     def tick(self, now: float) -> None:
         """Answer MO parts whose hold ran out; drop reassemblies past their TTL."""

@@ -17,6 +17,8 @@ from smpp.session import Event, Session
 
 log = logging.getLogger(__name__)
 
+FLUSH_PDUS = 16  # write out after this many queued PDUs even within one loop turn
+
 
 class LinkHandler(Protocol):
     def link_made(self, link: Link) -> None: ...
@@ -80,13 +82,22 @@ class Link(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.closed:
             return
-        self._out.append(data)
-        if not self._flush_scheduled:
+        out = self._out
+        out.append(data)
+        if len(out) >= FLUSH_PDUS:
+            # Let the peer start on the first PDUs while we produce the rest: on two cores the
+            # two ends then work in parallel instead of taking turns over whole windows.
+            self.flush()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_soon(self._end_of_turn)
+
+    def _end_of_turn(self) -> None:
+        self._flush_scheduled = False
+        self.flush()
 
     def flush(self) -> None:
-        self._flush_scheduled = False
+        """Write what is queued (called at the end of the loop turn, or when enough queued)."""
         if self._out and self.transport is not None and not self.closed:
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()

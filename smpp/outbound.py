@@ -173,7 +173,7 @@ class Outbound:
             self._later(self._paused_until - now)
             return
         queue, inflight, bucket, watch = self.queue, self.inflight, self._bucket, self.watch
-        chunks: list[bytes] = []
+        sent = 0
         while queue and session.in_window < session.window:
             part = queue[0]
             if part.message.failed:
@@ -186,7 +186,7 @@ class Outbound:
             queue.popleft()
             sequence = session.next_sequence()
             try:
-                chunks.append(session.send(part.template, sequence=sequence))
+                link.write(session.send(part.template, sequence=sequence))
             except SmppError as exc:  # a value the codec refuses: this message cannot go
                 self._fail(part.message, exc)
                 continue
@@ -195,9 +195,8 @@ class Outbound:
             inflight[sequence] = part
             if part.message.delivery is not None:
                 watch.inflight += 1
-        if chunks:
-            self.metrics.submitted += len(chunks)
-            link.write(b"".join(chunks))
+            sent += 1
+        self.metrics.submitted += sent
         self.metrics.window_in_use = session.in_window
 
     def _later(self, delay: float) -> None:

@@ -469,8 +469,14 @@ PDU_CLASSES: dict[int, type[Pdu]] = {
 }
 
 
+_WIRE_IDS: Final[dict[type[Pdu], int]] = {cls: cls.command_id for cls in PDU_CLASSES.values()}
+
+
 def wire_command_id(pdu: Pdu) -> int:
     """The command_id the PDU goes out with (ErrorResp and UnsupportedPdu carry their own)."""
+    command_id = _WIRE_IDS.get(type(pdu))
+    if command_id is not None:
+        return command_id
     if isinstance(pdu, ErrorResp):
         return pdu.response_id
     if isinstance(pdu, UnsupportedPdu):

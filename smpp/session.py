@@ -152,6 +152,9 @@ class Session:
         self.fast = fast
         self.state = State.OPEN
         self.mode: BindMode | None = None
+        # What each side may send in the current state, cached at every transition.
+        self._may_send = self._allowed(role)
+        self._may_receive = self._allowed(role.peer)
         self.outstanding: dict[int, Pdu] = {}
         self.in_window = 0
         self._sequence = 0
@@ -176,7 +179,12 @@ class Session:
         return self.state is State.BOUND
 
     def can_send(self, command_id: int) -> bool:
-        return command_id in self._allowed(self.role)
+        return command_id in self._may_send
+
+    def _enter(self, state: State, mode: BindMode | None) -> None:
+        self.state, self.mode = state, mode
+        self._may_send = self._allowed(self.role)
+        self._may_receive = self._allowed(self.role.peer)
 
     def abandon(self, sequence: int) -> Pdu | None:
         """Forget an outstanding request (its response timed out); a late response then comes
@@ -217,7 +225,7 @@ class Session:
             data = codec.encode(pdu, fast=self.fast)
             self._sent_response(pdu)
             return data
-        if command_id not in self._allowed(self.role):
+        if command_id not in self._may_send:
             raise InvalidBindState(
                 f"{self.role.value} may not send {_name(command_id)} while {self._describe()}"
             )
@@ -227,25 +235,22 @@ class Session:
         number = pdu.sequence if sequence is None else sequence
         if number in self.outstanding or not 0 < number <= codec.MAX_SEQUENCE:
             raise SessionError(f"sequence {number} is out of range or already outstanding")
-        data = codec.encode(pdu, fast=self.fast)
-        if number != pdu.sequence:
-            data = data[:12] + number.to_bytes(4, "big") + data[16:]
+        data = codec.encode(pdu, fast=self.fast, sequence=number)
         self.outstanding[number] = pdu
         if windowed:
             self.in_window += 1
         if isinstance(pdu, Bind):
-            self.state = State.BINDING
+            self._enter(State.BINDING, None)
         elif command_id == C.UNBIND:
-            self.state = State.UNBINDING
+            self._enter(State.UNBINDING, self.mode)
         return data
 
     def _sent_response(self, pdu: Pdu) -> None:
         if isinstance(pdu, BindResp) and self.state is State.BINDING:
             ok = pdu.command_status == CommandStatus.ESME_ROK
-            self.state = State.BOUND if ok else State.OPEN
-            self.mode = pdu.mode if ok else None
+            self._enter(State.BOUND if ok else State.OPEN, pdu.mode if ok else None)
         elif isinstance(pdu, UnbindResp):
-            self.state = State.CLOSED
+            self._enter(State.CLOSED, self.mode)
 
     # -- receiving
 
@@ -298,10 +303,10 @@ class Session:
                 else response_to(command_id, error.command_status, pdu.sequence)
             )
             return BadPdu(error, reply)
-        if command_id not in self._allowed(self.role.peer):
+        if command_id not in self._may_receive:
             return self._refused(pdu, command_id)
         if isinstance(pdu, Bind):
-            self.state = State.BINDING
+            self._enter(State.BINDING, None)
         return RequestReceived(pdu)
 
     def _refused(self, pdu: Pdu, command_id: int) -> BadPdu:
@@ -336,10 +341,9 @@ class Session:
         ok = pdu.command_status == CommandStatus.ESME_ROK
         if isinstance(request, Bind):
             accepted = ok and isinstance(pdu, BindResp)
-            self.state = State.BOUND if accepted else State.OPEN
-            self.mode = request.mode if accepted else None
+            self._enter(State.BOUND if accepted else State.OPEN, request.mode if accepted else None)
         elif request.command_id == C.UNBIND:
-            self.state = State.CLOSED
+            self._enter(State.CLOSED, self.mode)
         return ResponseReceived(pdu, request)
 
     def _describe(self) -> str:

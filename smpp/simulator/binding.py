@@ -102,15 +102,12 @@ class EsmeBind:
         if link is None or link.closed or link.write_paused or not self.can_receive:
             return
         now = self.smsc.now()
-        chunks = []
         while self.queue and session.in_window < session.window:
             outgoing = self.queue.popleft()
             sequence = session.next_sequence()
-            chunks.append(session.send(outgoing.template, sequence=sequence))
+            link.write(session.send(outgoing.template, sequence=sequence))
             outgoing.attempts += 1
             self.inflight[sequence] = (outgoing, now)
-        if chunks:
-            link.write(b"".join(chunks))
 
     def take_back(self) -> list[Outgoing]:
         """Everything queued or in flight, for the SMSC to route again."""
