@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from types import TracebackType
 
-from billing.errors import ExportError
+from billing.errors import ChecksumMismatch, ExportError
 from billing.period import BILLING_TZ, Period
 
 #: Node id, carrier, local date of the file's opening, running sequence, extension.
@@ -111,11 +111,19 @@ class AtomicFile:
         self._handle.seek(0, os.SEEK_END)
         self._digest = None  # the running digest no longer matches; re-read at commit
 
-    def commit(self) -> WrittenFile:
+    def commit(self, expected_sha256: str | None = None) -> WrittenFile:
+        """Publish the file. With ``expected_sha256`` (a re-export), a file that would differ
+        from what was published before is refused and the published one left as it is."""
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
         digest = self._digest.hexdigest() if self._digest is not None else sha256_of(self.temp)
+        if expected_sha256 is not None and digest != expected_sha256:
+            self.temp.unlink(missing_ok=True)
+            raise ChecksumMismatch(
+                f"{self.name} would now have sha256 {digest}, not {expected_sha256} as exported;"
+                " records or layouts changed since: re-rate the month instead of re-exporting"
+            )
         os.replace(self.temp, self.final)
         fsync_directory(self.directory)
         write_atomically(self.directory, checksum_name(self.name), f"{digest}  {self.name}\n")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
+from billing import recorder as billing_recorder
 from gateway import keys, openapi
 from gateway.db.engine import Database
 from gateway.guards import RateLimiter, ReplayGuard
@@ -58,6 +59,7 @@ def create_app(
     metrics = Metrics()
     bus = bus or EventBus()
     bus.add_notifier(MetricsNotifier(metrics))
+    billing_recorder.install(bus)  # CDRs of card registrations, replacements, top-ups...
     app[keys.DEPS] = Deps(
         settings=settings, database=Database(settings), bus=bus,
         vault=Vault(settings.master_keys), clock=clock,
