@@ -129,9 +129,9 @@ class SimCard:
             if apdu.secure_messaging:
                 raise SecureMessagingNotSupported("the UICC core has no secure messaging")
             return handler(self, apdu, channel)
-        if (apdu.ins, not apdu.proprietary) in _CORE and channel.aid is None:
-            raise ClassNotSupported(f"CLA {apdu.cla:02X} is wrong for INS {apdu.ins:02X}")
         applet = self.applet_for(channel.aid)
+        if applet is None and (apdu.ins, not apdu.proprietary) in _CORE:
+            raise ClassNotSupported(f"CLA {apdu.cla:02X} is wrong for INS {apdu.ins:02X}")
         if applet is None:
             raise InsNotSupported(f"INS {apdu.ins:02X} not supported (CLA {apdu.cla:02X})")
         assert channel.aid is not None
@@ -298,6 +298,8 @@ def _terminal_profile(card: SimCard, apdu: CommandApdu, ch: files.Channel) -> by
     if not apdu.data:
         raise WrongLength("TERMINAL PROFILE needs at least one octet")
     card.terminal_profile = apdu.data
+    # A new profile starts a new toolkit session: nothing of an earlier dialogue is owed.
+    card.proactive.clear()
     for applet in card.applets:
         applet.on_terminal_profile(card, apdu.data)
     return b""

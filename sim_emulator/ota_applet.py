@@ -133,8 +133,11 @@ class RemoteFileManagement:
 
     _OUTGOING = frozenset({0xB0, 0xB2, 0xC0, 0xF2, 0x12, 0xCA, 0x84})
 
+    _UPDATES = frozenset({0xD6, 0xDC, 0xE2, 0x44, 0x04})
+
     def __init__(self) -> None:
         self._pending: dict[int, bytes] = {}
+        self.updated = False  # a file changed since the flag was last cleared
 
     def split_script(self, data: bytes) -> list[bytes]:
         apdus, i = [], 0
@@ -158,6 +161,8 @@ class RemoteFileManagement:
         response = card.execute_in(apdu, context)
         self._pending.pop(key, None)
         body, sw = response[:-2], response[-2:]
+        if apdu[1] in self._UPDATES and sw == b"\x90\x00":
+            self.updated = True
         case3 = len(apdu) > 5 and apdu[1] not in self._OUTGOING
         if body and case3 and sw == b"\x90\x00":
             self._pending[key] = body
@@ -267,8 +272,9 @@ class OtaApplet(Applet):
         target = self._target(verified.header.tar)
         if target is None:  # cannot happen: _security already refused unknown TARs
             return PorStatus.TAR_UNKNOWN, b""
+        self.rfm.updated = False
         data = run_script(card, target, verified.data)
-        if target is self.rfm:
+        if self.rfm.updated:
             for applet in card.applets:
                 applet.on_file_update(card)
         return PorStatus.POR_OK, data
