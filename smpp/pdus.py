@@ -16,6 +16,7 @@ import enum
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
+from smpp.frozen import fast_init
 from smpp.status import CommandStatus
 
 
@@ -468,6 +469,9 @@ PDU_CLASSES: dict[int, type[Pdu]] = {
     )
 }
 
+
+for _cls in (*PDU_CLASSES.values(), ErrorResp, UnsupportedPdu):
+    fast_init(_cls)
 
 _WIRE_IDS: Final[dict[type[Pdu], int]] = {cls: cls.command_id for cls in PDU_CLASSES.values()}
 

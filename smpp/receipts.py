@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from smpp.errors import InvalidField
+from smpp.frozen import fast_init
 from smpp.pdus import DeliverSm, MessageState
 from smpp.status import CommandStatus
 
@@ -81,6 +82,7 @@ class IdPolicy:
 _KEY = re.compile(r"\b(id|sub|dlvrd|submit date|done date|stat|err|text)\s*:", re.IGNORECASE)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReceiptText:
     """The fields of a receipt's short_message; absent fields are empty / None."""
@@ -204,6 +206,7 @@ class ReceiptError(InvalidField):
     command_status = CommandStatus.ESME_RX_P_APPN
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """One delivery receipt, correlated by ``message_id`` (normalised, see :class:`IdPolicy`).
@@ -260,6 +263,7 @@ def receipt_from_pdu(pdu: DeliverSm, policy: IdPolicy) -> Receipt:
 # --- correlation ----------------------------------------------------------------------------
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MessageOutcome:
     """What became of every part of one message we sent."""
