@@ -165,8 +165,8 @@ async def _terminal(request: web.Request, raw: bytes) -> Principal:
 
 
 def _input(request: web.Request, spec: RouteSpec, raw: bytes) -> Input:
-    query_keys = list(request.query.keys())
-    if len(set(query_keys)) != len(query_keys):
+    # len() counts every (key, value) pair; keys() lists each key once.
+    if len(request.query) != len(request.query.keys()):
         raise ValidationError("query", "a query parameter is repeated")
     query = coerce_query(dict(request.query), spec.query or {"properties": {}})
     body: dict[str, Any] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import identifiers
+from gateway import cardkeys, identifiers
 from gateway.api.base import Ctx, ok
 from gateway.domain import AppKind, CardState
 from gateway.services import cards
@@ -14,7 +14,8 @@ async def create(request: web.Request) -> web.Response:
     c = Ctx(request)
     b = c.body
     cmd = cards.CardIn(iccid=identifiers.iccid(b["iccid"]), member_id=b["member_id"],
-                       keys=b.get("keys"), apps=tuple(AppKind(a) for a in b.get("apps", [])),
+                       keys=cardkeys.from_json(b["keys"]) if "keys" in b else None,
+                       apps=tuple(AppKind(a) for a in b.get("apps", [])),
                        app_data=b.get("app_data", {}), note=b.get("note"))
     return ok(await cards.register(c.deps, c.principal, cmd, c.idem), 201)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import identifiers
+from gateway import cardkeys, identifiers
 from gateway.api.base import Ctx, ok
 from gateway.services import lifecycle
 
@@ -26,7 +26,8 @@ async def unfreeze(request: web.Request) -> web.Response:
 async def replace(request: web.Request) -> web.Response:
     c = Ctx(request)
     cmd = lifecycle.ReplaceIn(new_iccid=identifiers.iccid(c.body["new_iccid"], "new_iccid"),
-                              keys=c.body.get("keys"), reason=c.body.get("reason"))
+                              keys=cardkeys.from_json(c.body["keys"]) if "keys" in c.body else None,
+                              reason=c.body.get("reason"))
     return ok(await lifecycle.replace(c.deps, c.principal, c.iccid_param(), cmd,
                                       c.idem_required))
 

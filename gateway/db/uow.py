@@ -59,7 +59,10 @@ class Retryable(ConcurrentUpdate):
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def translate(exc: SQLAlchemyError) -> GatewayError:
+def translate(exc: SQLAlchemyError | OSError) -> GatewayError:
+    if isinstance(exc, OSError):
+        # Drivers raise OSError when the server cannot be reached at all (asyncpg on connect).
+        return StorageUnavailable(f"database unreachable ({exc.__class__.__name__})")
     if isinstance(exc, IntegrityError):
         return DuplicateRow("a concurrent change conflicts with this one; retry")
     if isinstance(exc, StaleDataError):
@@ -115,7 +118,7 @@ class UnitOfWork:
         # close() ends an uncommitted transaction (a rollback) without expiring loaded rows, so
         # what a read-only unit returned stays readable after it.
         await self.session.close()
-        if isinstance(exc, SQLAlchemyError):
+        if isinstance(exc, (SQLAlchemyError, OSError)):
             raise translate(exc) from exc
 
     @property

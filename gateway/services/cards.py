@@ -19,13 +19,14 @@ from gateway.errors import AlreadyExists, InvalidState, NotFound, ValidationErro
 from gateway.ports import Event, EventName
 from gateway.services import enterprises, ledger, views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
+from ota.keys import OtaKeyset
 
 
 @dataclass(frozen=True)
 class CardIn:
     iccid: str
     member_id: int
-    keys: Mapping[str, Any] | None = None
+    keys: OtaKeyset | None = None
     apps: tuple[AppKind, ...] = ()
     app_data: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     note: str | None = None
@@ -61,10 +62,10 @@ def check_apps(enterprise: Enterprise, apps: Sequence[AppKind], field_name: str 
 
 
 def keyset_for(deps: Deps, enterprise: Enterprise, iccid: str,
-               given: Mapping[str, Any] | None) -> tuple[bytes, str]:
+               given: OtaKeyset | None) -> tuple[bytes, str]:
     """Sealed keys for a new card: derived from the key master root unless given."""
     if given is not None:
-        keys, source = cardkeys.from_json(given), cardkeys.SOURCE_PROVIDED
+        keys, source = given, cardkeys.SOURCE_PROVIDED
     else:
         keys = cardkeys.derive(enterprises.root_key(deps, enterprise), iccid)
         source = cardkeys.SOURCE_DERIVED
@@ -72,7 +73,7 @@ def keyset_for(deps: Deps, enterprise: Enterprise, iccid: str,
 
 
 async def new_card(uow: UnitOfWork, deps: Deps, enterprise: Enterprise, member: Member,
-                   iccid: str, keys: Mapping[str, Any] | None) -> Card:
+                   iccid: str, keys: OtaKeyset | None) -> Card:
     """Insert an active card for ``member`` with its keys and its purse account."""
     if await uow.cards.by_iccid(iccid) is not None:
         raise AlreadyExists(f"card {iccid} is already registered", field="iccid")

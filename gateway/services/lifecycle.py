@@ -17,9 +17,7 @@ replayed by ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.db.models import Account, Card
 from gateway.db.uow import UnitOfWork
@@ -37,12 +35,13 @@ from gateway.errors import InvalidState
 from gateway.ports import Event, EventName
 from gateway.services import blacklist, cards, ledger
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, transact
+from ota.keys import OtaKeyset
 
 
 @dataclass(frozen=True)
 class ReplaceIn:
     new_iccid: str
-    keys: Mapping[str, Any] | None = None
+    keys: OtaKeyset | None = None
     reason: str | None = None
 
 

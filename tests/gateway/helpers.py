@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict
 
 from gateway.services.terminals import sign
 
@@ -36,7 +37,7 @@ def idem() -> str:
 class Reply:
     status: int
     body: Any
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
 
     def __getitem__(self, key: str) -> Any:
         return self.body[key]
@@ -67,7 +68,7 @@ class Api:
                 parsed: Any = json.loads(text)
             except ValueError:
                 parsed = text
-            return Reply(resp.status, parsed, dict(resp.headers))
+            return Reply(resp.status, parsed, CIMultiDict(resp.headers))
 
     async def ok(self, method: str, path: str, status: int | None = None, **kw: Any) -> Any:
         reply = await self.call(method, path, **kw)

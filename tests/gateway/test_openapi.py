@@ -1,0 +1,30 @@
+"""The OpenAPI document: served, complete, and consistent with the route table."""
+
+from __future__ import annotations
+
+import re
+
+from gateway.routes import ROUTES
+from tests.gateway.helpers import Api
+
+
+async def test_every_route_is_documented(api: Api) -> None:
+    doc = (await api.call("GET", "/api/v1/openapi.json", token=None)).body
+    assert doc["openapi"].startswith("3.1")
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    routes = {(r.method, re.sub(r"\{(\w+):[^}]*\}", r"{\1}", r.path)) for r in ROUTES}
+    assert documented == routes
+    ops = [op for ops in doc["paths"].values() for op in ops.values()]
+    assert len({op["operationId"] for op in ops}) == len(ops)
+    loss = doc["paths"]["/api/v1/cards/{iccid}/loss"]["post"]
+    header = next(p for p in loss["parameters"] if p["name"] == "Idempotency-Key")
+    assert header["required"] is True
+    assert loss["security"] == [{"bearer": []}]
+    upload = doc["paths"]["/api/v1/terminal/records"]["post"]
+    assert "terminalSignature" in upload["security"][0]
+    schema = upload["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["records"]["maxItems"] == 1000
+    for op in ops:
+        for status in ("401", "422"):
+            assert op["responses"][status]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"}
