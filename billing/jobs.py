@@ -320,6 +320,35 @@ def _result(
     )
 
 
+def job_view(job: ExportJobRow, files: list[ExportFileRow]) -> dict[str, Any]:
+    return {
+        "job_id": job.id, "carrier": job.carrier_code, "period": job.period,
+        "state": job.state, "records": job.records, "directory": job.directory,
+        "opened_at": job.opened_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "files": [
+            {"layout": f.layout, "name": f.name, "sequence": f.sequence, "sha256": f.sha256,
+             "size": f.size, "details": f.details, "amount_fen": f.amount_fen}
+            for f in files
+        ],
+    }
+
+
+async def list_jobs(deps: Deps, carrier_code: str | None = None) -> list[dict[str, Any]]:
+    async with deps.uow(readonly=True) as uow:
+        repo = BillingRepo(uow.session)
+        return [job_view(job, await repo.files(job.id)) for job in await repo.jobs(carrier_code)]
+
+
+async def get_job(deps: Deps, job_id: int) -> dict[str, Any]:
+    async with deps.uow(readonly=True) as uow:
+        repo = BillingRepo(uow.session)
+        job = await repo.job_by_id(job_id)
+        if job is None:
+            raise NotFound(f"no export job {job_id}")
+        return job_view(job, await repo.files(job_id))
+
+
 async def resume_unfinished(deps: Deps, progress: Progress | None = None) -> list[ExportResult]:
     """Run every job a crash left unfinished (at start-up, or from ``onecard export``)."""
     async with deps.uow(readonly=True) as uow:

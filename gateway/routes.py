@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.api import (
     admins,
+    billing,
     cards,
     enterprises,
     lifecycle,
@@ -115,6 +116,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("GET", f"{V1}/terminal/blacklist", terminal_api.pull_blacklist,
               "blacklist delta since a version", "terminal", Auth.TERMINAL,
               query=s.Q_TERMINAL_BLACKLIST, tenant_scoped=False),
+    *billing.ROUTES,  # carriers, plans, accounts, exports, reconciliation (gateway.api.billing)
 )
 
 
