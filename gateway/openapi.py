@@ -9,7 +9,8 @@ from typing import Any
 from gateway import __version__
 from gateway.api.base import Auth, BodyKind, Idem, RouteSpec
 
-_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+# "{name}" or "{name:regex}", where the regex may hold one level of braces ("[0-9]{2,32}").
+_PARAM = re.compile(r"\{(\w+)(?::((?:[^{}]|\{[^{}]*\})*))?\}")
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -39,16 +40,22 @@ _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
 }
 
 
-def _path(template: str) -> tuple[str, list[str]]:
-    names = _PARAM.findall(template)
-    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", template), names
+def path_of(template: str) -> str:
+    """The OpenAPI form of an aiohttp path: ``{iccid}`` stays, ``{id:\\d+}`` becomes ``{id}``."""
+    return _path(template)[0]
 
 
-def _parameters(spec: RouteSpec, names: list[str]) -> list[dict[str, Any]]:
+def _path(template: str) -> tuple[str, list[tuple[str, str]]]:
+    """The OpenAPI path and its parameters with their JSON types (``\\d+`` is an integer)."""
+    params = [(name, "integer" if regex == r"\d+" else "string")
+              for name, regex in _PARAM.findall(template)]
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", template), params
+
+
+def _parameters(spec: RouteSpec, names: list[tuple[str, str]]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": n, "in": "path", "required": True,
-         "schema": {"type": "string" if n == "iccid" else "integer"}}
-        for n in names
+        {"name": n, "in": "path", "required": True, "schema": {"type": kind}}
+        for n, kind in names
     ]
     for name, schema in (spec.query or {}).get("properties", {}).items():
         params.append({"name": name, "in": "query", "required": False, "schema": schema})
@@ -60,7 +67,7 @@ def _parameters(spec: RouteSpec, names: list[str]) -> list[dict[str, Any]]:
     return params
 
 
-def _operation(spec: RouteSpec, names: list[str]) -> dict[str, Any]:
+def _operation(spec: RouteSpec, names: list[tuple[str, str]]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": spec.summary,
         "tags": [spec.tag],

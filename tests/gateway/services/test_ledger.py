@@ -82,7 +82,7 @@ def test_malformed_postings_are_refused(legs: tuple[Leg, ...]) -> None:
 
 
 async def test_holds_reserve_capture_and_release(any_world: World, any_client: Client) -> None:
-    purse, cash, revenue = codes(any_world)
+    purse, _, revenue = codes(any_world)
     deps = any_client.app[keys.DEPS]
     async with deps.uow() as uow:
         await ledger.post(uow, topup_spec(any_world, "t-3", 1_000))
