@@ -94,6 +94,24 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/audit"): Case(lambda w: f"{V1}/audit", 200),
     ("GET", "/billing/reconciliation"): Case(
         lambda w: f"{V1}/billing/reconciliation?period=2026-11&enterprise_id={w.a.id}", 403),
+    # Carrier billing configuration, exports and re-rating are the operator's alone.
+    ("PUT", "/billing/carriers/{code}"): Case(lambda w: f"{V1}/billing/carriers/XX", 403,
+                                              lambda w: {"name": "x", "node_id": "N1"}),
+    ("GET", "/billing/carriers"): Case(lambda w: f"{V1}/billing/carriers", 403),
+    ("PUT", "/billing/plans/{code}"): Case(lambda w: f"{V1}/billing/plans/XX", 403, lambda w: {
+        "name": "x", "tariffs": [{"effective_from": "2026-01", "service_fee": "300"}]}),
+    ("GET", "/billing/plans/{code}"): Case(lambda w: f"{V1}/billing/plans/XX", 403),
+    ("PUT", "/billing/accounts/{enterprise_id}"): Case(
+        lambda w: f"{V1}/billing/accounts/{w.a.id}", 403, lambda w: {"carrier": "XX",
+                                                                     "plan": "XX"}),
+    ("POST", "/billing/exports"): Case(lambda w: f"{V1}/billing/exports", 403,
+                                       lambda w: {"carrier": "XX", "period": "2026-10"}),
+    ("GET", "/billing/exports"): Case(lambda w: f"{V1}/billing/exports", 403),
+    ("GET", "/billing/exports/{job_id}"): Case(lambda w: f"{V1}/billing/exports/1", 403),
+    ("POST", "/billing/exports/{job_id}/run"): Case(lambda w: f"{V1}/billing/exports/1/run",
+                                                    403),
+    ("POST", "/billing/rerate"): Case(lambda w: f"{V1}/billing/rerate", 403,
+                                      lambda w: {"carrier": "XX", "period": "2026-10"}),
 }
 # Listings that take an enterprise filter: naming A's id is refused outright.
 FILTERED = {"/admins", "/members", "/cards", "/terminals", "/records", "/audit"}
