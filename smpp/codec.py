@@ -222,6 +222,8 @@ def _walk_mandatory(
     if param.type is str:
         limit = getattr(param, "max", getattr(param, "size", 1))
         nul = body.find(b"\0", pos, pos + limit)
+        if nul < 0 and pos + limit > len(body):
+            raise fail(field, "body ends inside the field", S.ESME_RINVCMDLEN)
         if nul < 0:
             raise fail(field, f"no NUL within {limit} octets")
         if field in TIME_FIELDS and nul - pos not in (0, 16):

@@ -30,8 +30,10 @@ class TokenBucket:
             return 0.0
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # The epsilon absorbs float error: after waiting exactly the time we asked for, the
+        # bucket may hold 0.9999999 tokens, which must count as one.
+        if self._tokens >= 1.0 - 1e-9:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
