@@ -98,6 +98,7 @@ class SmscConfig:
     deliver_window: int = 10  # outstanding deliver_sm per bind
     response_timeout: float = 10.0  # for deliver_sm_resp
     enquire_link_interval: float = 30.0
+    receipt_tlvs: bool = True  # receipted_message_id and message_state in receipts
     max_log: int = 10_000  # whole messages kept in Smsc.messages
     faults: Faults = field(default_factory=Faults)
 

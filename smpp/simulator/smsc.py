@@ -380,8 +380,8 @@ class Smsc:
             destination_addr=pdu.source_addr,
             esm_class=EsmClass.DELIVERY_RECEIPT,
             short_message=text,
-            receipted_message_id=stored.message_id,
-            message_state=stored.state,
+            receipted_message_id=stored.message_id if config.receipt_tlvs else None,
+            message_state=stored.state if config.receipt_tlvs else None,
         )
 
     def _retry_waiting(self, *, force: bool = False) -> None:

@@ -109,12 +109,16 @@ def test_external_vector_submit_sm() -> None:
     """A submit_sm written out by hand from SMPP v3.4 4.4.1 (each field in order)."""
     body = (
         b"\x00"  # service_type ""
-        + b"\x00\x00" + b"10658888\x00"  # source ton, npi, addr
-        + b"\x01\x01" + b"8613800000000\x00"  # dest ton, npi, addr
+        + b"\x00\x00"
+        + b"10658888\x00"  # source ton, npi, addr
+        + b"\x01\x01"
+        + b"8613800000000\x00"  # dest ton, npi, addr
         + b"\x00\x00\x00"  # esm_class, protocol_id, priority_flag
-        + b"\x00" + b"\x00"  # schedule_delivery_time, validity_period
+        + b"\x00"
+        + b"\x00"  # schedule_delivery_time, validity_period
         + b"\x01\x00\x08\x00"  # registered_delivery, replace_if_present, data_coding, default id
-        + b"\x04" + "你好".encode("utf-16-be")  # sm_length, short_message
+        + b"\x04"
+        + "你好".encode("utf-16-be")  # sm_length, short_message
     )
     frame = struct.pack(">IIII", 16 + len(body), 4, 0, 42) + body
     pdu = codec.decode(frame)
@@ -143,7 +147,11 @@ def test_smpp34_reads_what_we_write() -> None:
     tags = {t.tag: t.value for t in theirs.tlvs}
     assert tags[0x020C] == b"\x12\x34" and tags[0x020E] == b"\x03" and tags[0x020F] == b"\x02"
     receipt = smpp34.DeliverSm(
-        "8613800000000", "10658888", b"id:1 stat:DELIVRD", esm_class=4, sequence_number=5,
+        "8613800000000",
+        "10658888",
+        b"id:1 stat:DELIVRD",
+        esm_class=4,
+        sequence_number=5,
         tlvs=[smpp34.Tlv(0x001E, b"1\x00"), smpp34.Tlv(0x0427, b"\x02")],
     )
     ours = codec.decode(receipt.encode())
@@ -175,7 +183,9 @@ def _frame(command_id: int, body: bytes, sequence: int = 5) -> bytes:
     return struct.pack(">IIII", 16 + len(body), command_id, 0, sequence) + body
 
 
-GOOD_SUBMIT_BODY = codec.encode(SubmitSm(destination_addr="8613800000000", short_message=b"hi"))[16:]
+GOOD_SUBMIT_BODY = codec.encode(SubmitSm(destination_addr="8613800000000", short_message=b"hi"))[
+    16:
+]
 
 
 @pytest.mark.parametrize(
@@ -183,12 +193,20 @@ GOOD_SUBMIT_BODY = codec.encode(SubmitSm(destination_addr="8613800000000", short
     [
         (b"\x00\x00\x00\x08" + bytes(12), FramingError, S.ESME_RINVCMDLEN),
         (_frame(0x00000999, b""), UnknownCommand, S.ESME_RINVCMDID),
-        (_frame(4, b"toolongservicetype\x00" + GOOD_SUBMIT_BODY[1:]), InvalidField, S.ESME_RINVSERTYP),
+        (
+            _frame(4, b"toolongservicetype\x00" + GOOD_SUBMIT_BODY[1:]),
+            InvalidField,
+            S.ESME_RINVSERTYP,
+        ),
         (_frame(4, GOOD_SUBMIT_BODY[:3] + b"1" * 30), InvalidField, S.ESME_RINVSRCADR),
         (_frame(4, GOOD_SUBMIT_BODY[:-3] + b"\x09hi"), InvalidField, S.ESME_RINVMSGLEN),
         (_frame(4, GOOD_SUBMIT_BODY[:5]), InvalidField, S.ESME_RINVCMDLEN),
         (_frame(4, GOOD_SUBMIT_BODY + b"\x02\x0c\x00"), InvalidField, S.ESME_RINVOPTPARSTREAM),
-        (_frame(4, GOOD_SUBMIT_BODY + b"\x02\x0c\x00\x09\x00"), InvalidField, S.ESME_RINVOPTPARSTREAM),
+        (
+            _frame(4, GOOD_SUBMIT_BODY + b"\x02\x0c\x00\x09\x00"),
+            InvalidField,
+            S.ESME_RINVOPTPARSTREAM,
+        ),
         (_frame(4, GOOD_SUBMIT_BODY + b"\x02\x0c\x00\x01\x00"), InvalidField, S.ESME_RINVPARLEN),
         (_frame(2, b"sys\x00pw\x00"), InvalidField, S.ESME_RINVCMDLEN),
         (_frame(2, b"s" * 20 + b"\x00pw\x00\x00\x34\x00\x00\x00"), InvalidField, S.ESME_RINVSYSID),

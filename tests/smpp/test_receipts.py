@@ -38,8 +38,13 @@ def test_format_and_parse_appendix_b() -> None:
 @pytest.mark.parametrize(
     ("text", "message_id", "stat", "done"),
     [
-        (b"id:7 sub:1 dlvrd:0 submit date:2611251530 done date:261125153107 stat:UNDELIV err:12 "
-         b"Text:hello world", "7", "UNDELIV", datetime(2026, 11, 25, 15, 31, 7)),
+        (
+            b"id:7 sub:1 dlvrd:0 submit date:2611251530 done date:261125153107 stat:UNDELIV err:12 "
+            b"Text:hello world",
+            "7",
+            "UNDELIV",
+            datetime(2026, 11, 25, 15, 31, 7),
+        ),
         (b"ID:abc STAT:EXPIRED ERR:0", "abc", "EXPIRED", None),
         (b"stat:DELIVRD id:99 done date:bogus", "99", "DELIVRD", None),
         (b"nothing useful", "", "", None),
@@ -78,7 +83,9 @@ def _receipt_pdu(**fields: object) -> DeliverSm:
         "source_addr": "8613800000000",
         "destination_addr": "10658888",
         "esm_class": 4,
-        "short_message": format_receipt_text("1F", MessageState.UNDELIVERABLE, SUBMITTED, DONE, err=5),
+        "short_message": format_receipt_text(
+            "1F", MessageState.UNDELIVERABLE, SUBMITTED, DONE, err=5
+        ),
     }
     base.update(fields)
     return DeliverSm(**base)  # type: ignore[arg-type]
@@ -86,7 +93,9 @@ def _receipt_pdu(**fields: object) -> DeliverSm:
 
 def test_receipt_prefers_tlvs() -> None:
     policy = IdPolicy(response=IdFormat.HEX)
-    receipt = receipt_from_pdu(_receipt_pdu(receipted_message_id="0000001f", message_state=2), policy)
+    receipt = receipt_from_pdu(
+        _receipt_pdu(receipted_message_id="0000001f", message_state=2), policy
+    )
     assert (receipt.message_id, receipt.raw_message_id) == ("31", "0000001f")
     assert receipt.state is MessageState.DELIVERED and receipt.delivered
     assert (receipt.submitted_at, receipt.done_at, receipt.error) == (SUBMITTED, DONE, 5)

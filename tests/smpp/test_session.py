@@ -7,13 +7,13 @@ import pytest
 from smpp import codec
 from smpp.errors import AlreadyBound, InvalidBindState, WindowFull
 from smpp.pdus import (
+    BindMode,
     BindReceiver,
     BindReceiverResp,
     BindTransceiver,
     BindTransceiverResp,
     BindTransmitter,
     BindTransmitterResp,
-    BindMode,
     DeliverSm,
     DeliverSmResp,
     EnquireLink,
@@ -44,10 +44,13 @@ def bound_pair(mode: BindMode = BindMode.TRANSCEIVER, window: int = 10) -> tuple
     bind_class = {BindMode.TRANSMITTER: BindTransmitter, BindMode.RECEIVER: BindReceiver}.get(
         mode, BindTransceiver
     )
-    resp_class = {BindMode.TRANSMITTER: BindTransmitterResp, BindMode.RECEIVER: BindReceiverResp}.get(
-        mode, BindTransceiverResp
+    resp_class = {
+        BindMode.TRANSMITTER: BindTransmitterResp,
+        BindMode.RECEIVER: BindReceiverResp,
+    }.get(mode, BindTransceiverResp)
+    [event] = smsc.receive_data(
+        esme.send(bind_class(sequence=esme.next_sequence(), system_id="gw"))
     )
-    [event] = smsc.receive_data(esme.send(bind_class(sequence=esme.next_sequence(), system_id="gw")))
     assert isinstance(event, RequestReceived) and smsc.state is State.BINDING
     [answer] = esme.receive_data(smsc.send(resp_class(sequence=event.pdu.sequence, system_id="S")))
     assert isinstance(answer, ResponseReceived)
@@ -61,8 +64,12 @@ def test_bind_submit_deliver_unbind() -> None:
     [request] = smsc.receive_data(esme.send(submit))
     assert request == RequestReceived(submit)
     assert esme.in_window == 1
-    [response] = esme.receive_data(smsc.send(SubmitSmResp(sequence=submit.sequence, message_id="9")))
-    assert response == ResponseReceived(SubmitSmResp(sequence=submit.sequence, message_id="9"), submit)
+    [response] = esme.receive_data(
+        smsc.send(SubmitSmResp(sequence=submit.sequence, message_id="9"))
+    )
+    assert response == ResponseReceived(
+        SubmitSmResp(sequence=submit.sequence, message_id="9"), submit
+    )
     assert esme.in_window == 0
     deliver = DeliverSm(sequence=smsc.next_sequence(), esm_class=4, short_message=b"id:9")
     [incoming] = esme.receive_data(smsc.send(deliver))
@@ -103,7 +110,10 @@ def test_fed_in_any_chunking(chunk: int) -> None:
     events = []
     for i in range(0, len(stream), chunk):
         events.extend(smsc.receive_data(stream[i : i + chunk]))
-    assert [e.pdu for e in events if isinstance(e, RequestReceived)] == [*pdus, EnquireLink(sequence=99)]
+    assert [e.pdu for e in events if isinstance(e, RequestReceived)] == [
+        *pdus,
+        EnquireLink(sequence=99),
+    ]
 
 
 def test_window_is_enforced_for_traffic_only() -> None:
@@ -144,7 +154,9 @@ def test_what_a_bind_mode_forbids_to_receive_is_answered() -> None:
     _, smsc = bound_pair(BindMode.RECEIVER)
     [event] = smsc.receive_data(codec.encode(SubmitSm(sequence=5, destination_addr="1")))
     assert isinstance(event, BadPdu) and isinstance(event.error, InvalidBindState)
-    assert event.reply == ErrorResp(sequence=5, command_status=S.ESME_RINVBNDSTS, response_id=0x80000004)
+    assert event.reply == ErrorResp(
+        sequence=5, command_status=S.ESME_RINVBNDSTS, response_id=0x80000004
+    )
 
 
 def test_traffic_before_bind_and_second_bind() -> None:
@@ -172,7 +184,9 @@ def test_unsupported_request_is_refused_with_its_own_response() -> None:
     cancel = b"\x00\x00\x00\x14\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00"
     [event] = smsc.receive_data(cancel)
     assert isinstance(event, BadPdu)
-    assert event.reply == ErrorResp(sequence=7, command_status=S.ESME_RINVCMDID, response_id=0x80000008)
+    assert event.reply == ErrorResp(
+        sequence=7, command_status=S.ESME_RINVCMDID, response_id=0x80000008
+    )
 
 
 def test_bad_command_length_breaks_the_stream() -> None:
@@ -187,7 +201,9 @@ def test_an_unreadable_response_settles_its_request() -> None:
     esme, _ = bound_pair()
     submit = SubmitSm(sequence=esme.next_sequence(), destination_addr="1")
     esme.send(submit)
-    garbage = b"\x00\x00\x00\x15\x80\x00\x00\x04\x00\x00\x00\x00" + submit.sequence.to_bytes(4, "big")
+    garbage = b"\x00\x00\x00\x15\x80\x00\x00\x04\x00\x00\x00\x00" + submit.sequence.to_bytes(
+        4, "big"
+    )
     [event] = esme.receive_data(garbage + b"abcde")
     assert isinstance(event, BadPdu) and event.request == submit and event.reply is None
     assert esme.in_window == 0
