@@ -53,8 +53,20 @@ class _Codec:
 
 def start_simulator() -> tuple[subprocess.Popen[str], int]:
     command = [
-        sys.executable, "-m", "gateway.cli", "smsc", "--port", "0", "--user", "bench:secret",
-        "--unrouted", "deliver", "--window", "100", "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "smsc",
+        "--port",
+        "0",
+        "--user",
+        "bench:secret",
+        "--unrouted",
+        "deliver",
+        "--window",
+        "100",
+        "--log-level",
+        "WARNING",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -86,7 +98,9 @@ async def run_esme(port: int, messages: int, window: int, receipts: bool) -> flo
     ahead, step = 2 * window, max(1, window // 2)
     futures: list[asyncio.Future[SubmitResult]] = []
     for i in range(messages):
-        futures.append(esme.submit_nowait(DESTINATION, TEXT, registered_delivery=1 if receipts else 0))
+        futures.append(
+            esme.submit_nowait(DESTINATION, TEXT, registered_delivery=1 if receipts else 0)
+        )
         if i >= ahead and i % step == 0:
             await futures[i - ahead]
     await asyncio.gather(*futures)
@@ -114,8 +128,12 @@ class _Baseline(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         bind = smpplib.smpp.make_pdu(
-            "bind_transceiver", client=self.codec, sequence=1, system_id="bench",
-            password="secret", system_type="",
+            "bind_transceiver",
+            client=self.codec,
+            sequence=1,
+            system_id="bench",
+            password="secret",
+            system_type="",
         )
         transport.write(bind.generate())
 
@@ -124,9 +142,17 @@ class _Baseline(asyncio.Protocol):
         while self.sent < self.messages and self.sent - self.answered < self.window:
             self.sequence += 1
             pdu = smpplib.smpp.make_pdu(
-                "submit_sm", client=self.codec, sequence=self.sequence, source_addr_ton=0,
-                source_addr_npi=0, source_addr=SOURCE, dest_addr_ton=1, dest_addr_npi=1,
-                destination_addr=DESTINATION, data_coding=8, short_message=self.short_message,
+                "submit_sm",
+                client=self.codec,
+                sequence=self.sequence,
+                source_addr_ton=0,
+                source_addr_npi=0,
+                source_addr=SOURCE,
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=DESTINATION,
+                data_coding=8,
+                short_message=self.short_message,
                 registered_delivery=1 if self.receipts else 0,
             )
             out.append(pdu.generate())

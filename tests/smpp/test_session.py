@@ -85,7 +85,7 @@ def test_bind_submit_deliver_unbind() -> None:
 
 def test_refused_bind_returns_to_open() -> None:
     esme, smsc = Session(Role.ESME), Session(Role.SMSC)
-    [event] = smsc.receive_data(esme.send(BindTransmitter(sequence=1, password="bad")))
+    smsc.receive_data(esme.send(BindTransmitter(sequence=1, password="bad")))
     reply = BindTransmitterResp(sequence=1, command_status=S.ESME_RINVPASWD)
     [answer] = esme.receive_data(smsc.send(reply))
     assert isinstance(answer, ResponseReceived)
