@@ -26,6 +26,7 @@ from gateway.services import admins
 from gateway.services.base import Deps
 from gateway.settings import Settings
 from gateway.vault import Vault
+from gateway.workers import lifecycle as outbox_workers
 
 _LIFECYCLE = {
     EventName.CARD_LOST: "report_loss",
@@ -70,6 +71,7 @@ def create_app(
     setup_routes(app)
     app[keys.OPENAPI] = openapi.build(ROUTES)
     app.cleanup_ctx.append(_database)
+    outbox_workers.install(app)  # SMSC link, outbox dispatcher, members' lifecycle SMS
     return app
 
 

@@ -10,6 +10,8 @@ from gateway.api.base import Input, RouteSpec
 from gateway.guards import RateLimiter, ReplayGuard
 from gateway.metrics import Metrics
 from gateway.services.base import Deps, Principal
+from gateway.smsc_link import SmscLink
+from gateway.workers.outbox import Dispatcher
 
 DEPS = web.AppKey("deps", Deps)
 METRICS = web.AppKey("metrics", Metrics)
@@ -18,6 +20,9 @@ REPLAY = web.AppKey("replay", ReplayGuard)
 # The spec of each registered route, found by the route object aiohttp matched.
 SPECS = web.AppKey("specs", dict[web.AbstractRoute, RouteSpec])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+# The SMSC link (always present; ``enabled`` once bound to an SMSC) and the outbox dispatcher.
+SMSC_LINK = web.AppKey("smsc_link", SmscLink)
+OUTBOX = web.AppKey("outbox", Dispatcher)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 INPUT = web.RequestKey("input", Input)

@@ -23,20 +23,34 @@ TOML layout (every key optional)::
     terminal_replay_window_s = 300
     [embedded]
     demo_members = 5
+    [smsc]                          # absent: no SMSC, SMS stay queued in the outbox
+    host = "smsc.carrier.example"
+    port = 2775
+    system_id = "onecard"
+    password = "secret"
+    source_addr = "10658888"        # the service number (服务号码) members see and reply to
+    window = 50                     # submit_sm in flight
+    throughput = 200.0              # contracted segments per second (none: unlimited)
+    [outbox]
+    claim_batch = 500
+    lease_s = 30.0
+    quiet_hours = "22:00-08:00"     # China time; non-urgent SMS wait until it ends
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 MASTER_KEY_BYTES = 32  # AES-256-GCM
+T = TypeVar("T")
 
 # environment variable -> (section, key, parser)
 _ENV: dict[str, tuple[str, str, type]] = {
@@ -51,11 +65,84 @@ _ENV: dict[str, tuple[str, str, type]] = {
     "ONECARD_RATE_LIMIT_PER_SECOND": ("security", "rate_limit_per_second", float),
     "ONECARD_RATE_LIMIT_BURST": ("security", "rate_limit_burst", int),
     "ONECARD_LOG_LEVEL": ("", "log_level", str),
+    "ONECARD_SMSC_HOST": ("smsc", "host", str),
+    "ONECARD_SMSC_PORT": ("smsc", "port", int),
+    "ONECARD_SMSC_SYSTEM_ID": ("smsc", "system_id", str),
+    "ONECARD_SMSC_PASSWORD": ("smsc", "password", str),
+    "ONECARD_SMSC_SOURCE_ADDR": ("smsc", "source_addr", str),
+    "ONECARD_SMSC_WINDOW": ("smsc", "window", int),
+    "ONECARD_SMSC_THROUGHPUT": ("smsc", "throughput", float),
 }
 
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class SmscSettings:
+    """``[smsc]``: the carrier's SMSC that ``gateway.smsc_link`` binds to (SMPP 3.4
+    transceiver). ``message_ids`` is how the SMSC writes ids in submit_sm_resp (hex, dec,
+    text), ``receipt_ids`` how in receipts when it differs (``smpp.receipts.IdPolicy``)."""
+
+    host: str
+    port: int = 2775
+    system_id: str = ""
+    password: str = ""
+    system_type: str = ""
+    source_addr: str = ""
+    window: int = 50
+    throughput: float | None = None
+    message_ids: str = "text"
+    receipt_ids: str | None = None
+    ref16: bool = False
+    enquire_link_s: float = 30.0
+    response_timeout_s: float = 10.0
+    # Receipt and MO callbacks running at once: each waits for its batch to be written, so
+    # this bounds how many receipts one database transaction can take.
+    callback_workers: int = 512
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise SettingsError("smsc.host: required")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"smsc.port: {self.port} is not a TCP port")
+        if len(self.system_id) > 15 or len(self.password) > 8:
+            raise SettingsError("smsc: system_id holds 15 characters, password 8 (SMPP 4.1.1)")
+        if self.window < 1 or self.callback_workers < 1:
+            raise SettingsError("smsc.window and smsc.callback_workers: at least 1")
+        if self.throughput is not None and self.throughput <= 0:
+            raise SettingsError("smsc.throughput: segments per second, above 0")
+        for name in ("message_ids", "receipt_ids"):
+            value = getattr(self, name)
+            if value is not None and value not in ("hex", "dec", "text"):
+                raise SettingsError(f"smsc.{name}: one of hex, dec, text")
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """``[outbox]``: how dispatchers claim, retry and expire outgoing SMS."""
+
+    claim_batch: int = 500  # rows per claim
+    max_in_flight: int = 4000  # segments handed to the ESME and not yet answered
+    lease_s: float = 30.0  # a claim lapses unless renewed (a dead node's rows come back)
+    poll_s: float = 0.2  # idle poll when no wake-up came
+    max_attempts: int = 5  # temporary failures before a message fails
+    retry_initial_s: float = 5.0
+    retry_max_s: float = 600.0
+    orphan_receipt_s: float = 10.0  # a receipt waits this long for its part to be recorded
+    quiet_hours: str | None = None  # "HH:MM-HH:MM", China time (UTC+8)
+
+    def __post_init__(self) -> None:
+        if min(self.claim_batch, self.max_in_flight, self.max_attempts) < 1:
+            raise SettingsError("outbox: claim_batch, max_in_flight, max_attempts at least 1")
+        if min(self.lease_s, self.poll_s, self.retry_initial_s, self.orphan_receipt_s) <= 0:
+            raise SettingsError("outbox: times must be positive")
+        if self.quiet_hours is not None and not _QUIET.fullmatch(self.quiet_hours):
+            raise SettingsError("outbox.quiet_hours: expected HH:MM-HH:MM")
+
+
+_QUIET = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
 @dataclass(frozen=True)
@@ -75,6 +162,8 @@ class Settings:
     page_limit_max: int = 500
     log_level: str = "INFO"
     demo_members: int = 5
+    smsc: SmscSettings | None = None
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -228,9 +317,35 @@ def _from_tree(tree: dict[str, Any], create_master_key: bool) -> Settings:
         terminal_replay_window_s=_get(tree, "security", "terminal_replay_window_s", int, 300),
         log_level=_get(tree, "", "log_level", str, "INFO"),
         demo_members=_get(tree, "embedded", "demo_members", int, 5),
+        smsc=_smsc(tree),
+        outbox=_table(tree, "outbox", OutboxSettings),
         extra={k: v for k, v in tree.items() if k not in _KNOWN_SECTIONS},
     )
 
 
+def _smsc(tree: dict[str, Any]) -> SmscSettings | None:
+    return _table(tree, "smsc", SmscSettings) if _section(tree, "smsc") else None
+
+
+def _table(tree: dict[str, Any], section: str, kind: type[T]) -> T:
+    """A settings dataclass from one TOML table: known keys, typed as the dataclass says."""
+    table = _section(tree, section)
+    fields = {f.name: f for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise SettingsError(f"{section}.{unknown[0]}: unknown setting")
+    values: dict[str, Any] = {}
+    for name in table:
+        expected = _FIELD_TYPES.get(str(fields[name].type).replace(" ", ""), str)
+        values[name] = _get(tree, section, name, expected, None)
+    return kind(**values)
+
+
+# Field annotations (strings, "from __future__ import annotations") -> the TOML type checked.
+_FIELD_TYPES: dict[str, type] = {
+    "str": str, "str|None": str, "int": int, "float": float, "float|None": float, "bool": bool,
+}
+
 # Sections read by other parts (smpp, ota, billing) are passed through ``Settings.extra``.
-_KNOWN_SECTIONS = frozenset({"data_dir", "log_level", "server", "database", "security", "embedded"})
+_KNOWN_SECTIONS = frozenset({"data_dir", "log_level", "server", "database", "security", "embedded",
+                             "smsc", "outbox"})

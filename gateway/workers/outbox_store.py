@@ -1,0 +1,284 @@
+"""The outbox dispatcher's statements: claim, record, settle, receipts, renew, sweep.
+
+Everything here works in batches (one statement for hundreds of rows), because a bill run moves
+hundreds of thousands of segments and SQLite has one writer: the fewer transactions per segment,
+the more segments per second.
+
+Claiming is the one place where PostgreSQL and SQLite differ. PostgreSQL:
+``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``: two dispatchers never
+lock the same row, and a row one of them claimed and committed no longer matches the other's
+re-checked condition (its lease is in the future). SQLite: the same statement, without the
+locking clause, runs in a write transaction that holds the database lock (``BEGIN IMMEDIATE``),
+which makes it atomic on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing import recorder
+from billing.cdr import Cdr
+from billing.cdr import SmsKind as BillingSmsKind
+from gateway.db.models import Member
+from gateway.db.models_outbox import OutboxMessage, OutboxPart, PartState, SmsKind, SmsState
+
+MESSAGES = cast(Table, OutboxMessage.__table__)
+PARTS = cast(Table, OutboxPart.__table__)
+M, P = MESSAGES.c, PARTS.c
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A message this dispatcher holds, with the segments the SMSC already has."""
+
+    id: int
+    enterprise_id: int | None
+    member_id: int | None
+    msisdn: str
+    kind: SmsKind
+    text: str
+    source: str | None
+    segments: int
+    valid_until: datetime
+    attempts: int
+    accepted: set[int] = field(default_factory=set)  # seq of parts with a message_id
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    message_id: int
+    seq: int
+    smsc_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What became of one claim: all parts accepted (``state`` SUBMITTED), a permanent refusal
+    (FAILED), or a temporary one (QUEUED again at ``retry_at``)."""
+
+    message: Claimed
+    state: SmsState
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptIn:
+    smsc_id: str
+    state: PartState | None  # None: an intermediate notification (ENROUTE, ACCEPTD)
+    error: int
+    at: datetime
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- claiming ----------------------------------------------------------------------------
+
+
+async def claim(session: AsyncSession, worker: str, now: datetime, lease_until: datetime,
+                limit: int, *, urgent_only: bool) -> list[Claimed]:
+    due = select(M.id).where(M.state == SmsState.QUEUED, M.due_at <= now,
+                             or_(M.lease_until.is_(None), M.lease_until < now))
+    if urgent_only:  # quiet hours: only what cannot wait
+        due = due.where(M.urgent.is_(True))
+    due = due.order_by(M.due_at, M.id).limit(limit)
+    if _dialect(session) == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (update(MESSAGES).where(M.id.in_(due.scalar_subquery()))
+            .values(claimed_by=worker, lease_until=lease_until, updated_at=now)
+            .returning(M.id, M.enterprise_id, M.member_id, M.msisdn, M.kind, M.text, M.source,
+                       M.segments, M.valid_until, M.attempts))
+    rows = (await session.execute(stmt)).all()
+    claimed = {r.id: Claimed(r.id, r.enterprise_id, r.member_id, r.msisdn, SmsKind(r.kind),
+                             r.text, r.source, r.segments, r.valid_until, r.attempts)
+               for r in rows}
+    if claimed:
+        parts = await session.execute(
+            select(P.message_id, P.seq).where(P.message_id.in_(list(claimed))))
+        for message_id, seq in parts.tuples():
+            claimed[message_id].accepted.add(seq)
+    return sorted(claimed.values(), key=lambda c: c.id)
+
+
+async def opted_out(session: AsyncSession, member_ids: Collection[int]) -> set[int]:
+    if not member_ids:
+        return set()
+    stmt = select(Member.id).where(Member.id.in_(list(member_ids)), Member.sms_opt_out.is_(True))
+    return set((await session.scalars(stmt)).all())
+
+
+async def close_unsent(session: AsyncSession, ids: Collection[int], state: SmsState,
+                       error: str | None, now: datetime) -> None:
+    """Final without being sent (opted out, expired before sending)."""
+    if ids:
+        await session.execute(
+            update(MESSAGES).where(M.id.in_(list(ids)), M.state == SmsState.QUEUED)
+            .values(state=state, error=error, done_at=now, updated_at=now, claimed_by=None,
+                    lease_until=None))
+
+
+async def set_segments(session: AsyncSession, counts: dict[int, int]) -> None:
+    """Segment counts as the link splits (ref16 may differ from the count at enqueue)."""
+    if counts:
+        stmt = update(MESSAGES).where(M.id == bindparam("b_id")).values(segments=bindparam("b_n"))
+        await session.execute(stmt, [{"b_id": k, "b_n": v} for k, v in counts.items()])
+
+
+async def renew(session: AsyncSession, worker: str, lease_until: datetime) -> None:
+    await session.execute(update(MESSAGES).where(M.claimed_by == worker,
+                                                 M.state == SmsState.QUEUED)
+                          .values(lease_until=lease_until))
+
+
+async def release_all(session: AsyncSession, worker: str, now: datetime) -> int:
+    """A graceful stop: every claim of ``worker`` is free again at once."""
+    result = await session.execute(
+        update(MESSAGES).where(M.claimed_by == worker)
+        .values(claimed_by=None, lease_until=None, updated_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- what the SMSC answered --------------------------------------------------------------
+
+
+async def record_accepted(session: AsyncSession, accepted: Sequence[Accepted]) -> None:
+    """One part row per accepted segment; a row already there (a second node raced us after
+    our lease lapsed) is kept as it is."""
+    if not accepted:
+        return
+    builder = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    stmt = builder(PARTS).on_conflict_do_nothing(index_elements=["message_id", "seq"])
+    await session.execute(stmt, [
+        {"message_id": a.message_id, "seq": a.seq, "smsc_id": a.smsc_id,
+         "state": PartState.SUBMITTED, "error": None, "submitted_at": a.at, "done_at": None}
+        for a in accepted])
+
+
+async def settle(session: AsyncSession, settled: Sequence[Settled], now: datetime) -> None:
+    groups: dict[tuple[SmsState, str | None, datetime | None], list[int]] = {}
+    for item in settled:
+        groups.setdefault((item.state, item.error, item.retry_at), []).append(item.message.id)
+    for (state, error, retry_at), ids in groups.items():
+        values: dict[str, Any] = {"claimed_by": None, "lease_until": None, "updated_at": now,
+                                  "error": error}
+        if state is SmsState.SUBMITTED:
+            values.update(state=state, submitted_at=now)
+        elif state is SmsState.FAILED:
+            values.update(state=state, done_at=now)
+        else:  # back to the queue, later
+            values.update(due_at=retry_at, attempts=M.attempts + 1)
+        await session.execute(update(MESSAGES).where(M.id.in_(ids), M.state == SmsState.QUEUED)
+                              .values(**values))
+    cdrs = [_cdr(item.message, now) for item in settled
+            if item.state is SmsState.SUBMITTED and item.message.enterprise_id is not None]
+    if cdrs:
+        await recorder.record(session, *cdrs, now=now)
+
+
+def _cdr(message: Claimed, now: datetime) -> Cdr:
+    assert message.enterprise_id is not None
+    return recorder.sms_segments(message.enterprise_id, message.member_id, message.msisdn,
+                                 BillingSmsKind[message.kind.name], message.segments,
+                                 str(message.id), now)
+
+
+# --- receipts ----------------------------------------------------------------------------
+
+
+async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
+                         now: datetime) -> tuple[set[str], dict[SmsState, int]]:
+    """Apply receipts to their parts and finish messages whose parts are all final. Returns
+    the smsc_ids that matched a part (the rest may be early: their part is not written yet)
+    and how many messages reached each final state."""
+    if not receipts:
+        return set(), {}
+    rows = await session.execute(
+        select(P.id, P.message_id, P.seq, P.smsc_id, P.state)
+        .where(P.smsc_id.in_({r.smsc_id for r in receipts})))
+    best: dict[str, Any] = {}
+    for row in rows:  # an SMSC may reuse ids: prefer a part still waiting, then the newest
+        held = best.get(row.smsc_id)
+        if held is None or (row.state == PartState.SUBMITTED, row.id) > (
+                held.state == PartState.SUBMITTED, held.id):
+            best[row.smsc_id] = row
+    changes = [{"b_id": best[r.smsc_id].id, "b_state": r.state, "b_error": r.error or None,
+                "b_at": r.at} for r in receipts
+               if r.smsc_id in best and r.state is not None
+               and best[r.smsc_id].state == PartState.SUBMITTED]
+    finished: dict[SmsState, int] = {}
+    if changes:
+        stmt = (update(PARTS).where(P.id == bindparam("b_id"), P.state == PartState.SUBMITTED)
+                .values(state=bindparam("b_state"), error=bindparam("b_error"),
+                        done_at=bindparam("b_at")))
+        await session.execute(stmt, changes)
+        touched = {best[r.smsc_id].message_id for r in receipts if r.smsc_id in best}
+        finished = await _finish_messages(touched, session, now)
+    return set(best), finished
+
+
+_FINAL = (PartState.DELIVERED, PartState.FAILED, PartState.EXPIRED)
+
+
+async def _finish_messages(ids: set[int], session: AsyncSession,
+                           now: datetime) -> dict[SmsState, int]:
+    """Messages whose every part is final: delivered if all parts are, else failed if one
+    failed, else expired."""
+    def count(*states: PartState) -> Any:
+        return func.sum(case((P.state.in_(states), 1), else_=0))
+
+    stmt = (select(P.message_id, M.segments, count(*_FINAL), count(PartState.DELIVERED),
+                   count(PartState.FAILED))
+            .join(MESSAGES, M.id == P.message_id)
+            .where(P.message_id.in_(ids), M.state == SmsState.SUBMITTED)
+            .group_by(P.message_id, M.segments))
+    outcome: dict[SmsState, list[int]] = {}
+    for message_id, segments, final, delivered, failed in (await session.execute(stmt)).tuples():
+        if final < segments:
+            continue
+        state = (SmsState.DELIVERED if delivered == segments
+                 else SmsState.FAILED if failed else SmsState.EXPIRED)
+        outcome.setdefault(state, []).append(message_id)
+    for state, done in outcome.items():
+        error = None if state is SmsState.DELIVERED else f"receipt:{state.value}"
+        await session.execute(
+            update(MESSAGES).where(M.id.in_(done), M.state == SmsState.SUBMITTED)
+            .values(state=state, done_at=now, updated_at=now, error=error))
+    return {state: len(done) for state, done in outcome.items()}
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+async def sweep_expired(session: AsyncSession, now: datetime, grace_until: datetime) -> int:
+    """Messages past their validity: queued ones not held by a live claim, and submitted ones
+    still without a final receipt ``grace_until`` (an SMSC's own EXPIRED receipt should come
+    first). Their open parts expire with them."""
+    late = select(M.id).where(M.state == SmsState.SUBMITTED, M.valid_until < grace_until)
+    await session.execute(update(PARTS).where(P.state == PartState.SUBMITTED,
+                                              P.message_id.in_(late.scalar_subquery()))
+                          .values(state=PartState.EXPIRED, done_at=now))
+    stale = or_(
+        and_(M.state == SmsState.QUEUED, M.valid_until < now,
+             or_(M.lease_until.is_(None), M.lease_until < now)),
+        and_(M.state == SmsState.SUBMITTED, M.valid_until < grace_until))
+    result = await session.execute(
+        update(MESSAGES).where(stale).values(state=SmsState.EXPIRED, done_at=now, updated_at=now,
+                                             error="validity", claimed_by=None,
+                                             lease_until=None))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def state_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(M.state, func.count()).group_by(M.state))
+    return {str(getattr(state, "value", state)): int(n) for state, n in rows.tuples()}

@@ -1,0 +1,182 @@
+"""Writes what the SMSC answered, in few transactions (group commit).
+
+The dispatcher hands over accepted segments (their message_id) and settled claims; the link
+hands over delivery receipts (this writer is the outbox's receipt handler). One task writes
+everything that piled up since its last transaction in one new transaction, in this order:
+parts accepted, claims settled, receipts. While a transaction runs, the next batch gathers,
+so at high rates a transaction carries hundreds of receipts, and at low rates a lone receipt
+is written at once.
+
+A receipt handler returns only after its receipt is committed (the link answers deliver_sm_resp
+after that). A receipt whose part is not written yet (it overtook its own submit_sm_resp, or
+its part waits in this very batch) is tried again with later batches for
+``orphan_receipt_s``; after that it is handed to the link's next handler (it may belong to
+someone else, or to a message the gateway lost track of) and, in the end, kept in
+``inbound_messages``.
+
+At-least-once window: a segment the SMSC accepted but whose message_id was not committed yet
+when the process died is sent again after the restart (``docs/outbox.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from gateway.db.models_outbox import PartState, SmsState
+from gateway.errors import GatewayError
+from gateway.services.base import Deps
+from gateway.settings import OutboxSettings
+from gateway.workers import outbox_store as store
+from gateway.workers.outbox_metrics import OutboxMetrics
+from smpp.pdus import MessageState
+from smpp.receipts import Receipt
+
+log = logging.getLogger(__name__)
+
+_PART_STATE: dict[MessageState, PartState | None] = {
+    MessageState.DELIVERED: PartState.DELIVERED,
+    MessageState.EXPIRED: PartState.EXPIRED,
+    MessageState.DELETED: PartState.FAILED,
+    MessageState.UNDELIVERABLE: PartState.FAILED,
+    MessageState.REJECTED: PartState.FAILED,
+    MessageState.UNKNOWN: PartState.FAILED,
+    MessageState.ENROUTE: None,
+    MessageState.ACCEPTED: None,
+}
+_RETRY_S = (0.05, 0.2, 1.0, 5.0)  # after a failed transaction (database busy or away)
+_ORPHAN_RECHECK_S = 0.05
+
+
+@dataclass(slots=True)
+class _Waiting:
+    receipt: store.ReceiptIn
+    future: asyncio.Future[bool]
+    since: float
+
+
+class OutboxWriter:
+    def __init__(self, deps: Deps, settings: OutboxSettings, metrics: OutboxMetrics) -> None:
+        self.deps = deps
+        self.settings = settings
+        self.metrics = metrics
+        self._accepted: list[store.Accepted] = []
+        self._settled: list[store.Settled] = []
+        self._receipts: list[_Waiting] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+        self.transactions = 0
+
+    @property
+    def idle(self) -> bool:
+        return not (self._accepted or self._settled or self._receipts)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    def accepted(self, item: store.Accepted) -> None:
+        self._accepted.append(item)
+        self._wake.set()
+
+    def settled(self, item: store.Settled) -> None:
+        self._settled.append(item)
+        self._wake.set()
+
+    async def receipt(self, receipt: Receipt) -> bool:
+        """The link's receipt handler: True once the receipt is committed to its part."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        entry = store.ReceiptIn(receipt.message_id, _PART_STATE.get(receipt.state),
+                                receipt.error, self.deps.clock())
+        self._receipts.append(_Waiting(entry, future, time.monotonic()))
+        self._wake.set()
+        return await future
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Write what is left (up to ``timeout``), then stop; unwritten receipts are refused
+        (the SMSC keeps and redelivers them)."""
+        deadline = time.monotonic() + timeout
+        while not self.idle and self._task is not None and time.monotonic() < deadline:
+            if self._receipts and all(w.future.done() for w in self._receipts):
+                break
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for waiting in self._receipts:
+            if not waiting.future.done():
+                waiting.future.set_exception(GatewayError("the outbox writer stopped"))
+        self._receipts.clear()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.idle:
+                continue
+            accepted, self._accepted = self._accepted, []
+            settled, self._settled = self._settled, []
+            receipts, self._receipts = self._receipts, []
+            try:
+                entries = [w.receipt for w in receipts]
+                matched, finished = await self._write(accepted, settled, entries)
+            except GatewayError as exc:
+                self._accepted[:0], self._settled[:0] = accepted, settled
+                self._receipts[:0] = receipts
+                delay = _RETRY_S[min(self._failures, len(_RETRY_S) - 1)]
+                self._failures += 1
+                log.warning("outbox writer: %s; retrying in %.2fs", exc.detail, delay)
+                await asyncio.sleep(delay)
+                self._wake.set()
+                continue
+            self._failures = 0
+            self._count(accepted, settled, finished)
+            self._answer(receipts, matched)
+
+    async def _write(self, accepted: list[store.Accepted], settled: list[store.Settled],
+                     receipts: list[store.ReceiptIn]) -> tuple[set[str], dict[SmsState, int]]:
+        async with self.deps.uow() as uow:
+            session, now = uow.session, uow.clock()
+            await store.record_accepted(session, accepted)
+            await store.settle(session, settled, now)
+            outcome = await store.apply_receipts(session, receipts, now)
+            await uow.commit()
+        self.transactions += 1
+        return outcome
+
+    def _answer(self, receipts: list[_Waiting], matched: set[str]) -> None:
+        now = time.monotonic()
+        again = []
+        for waiting in receipts:
+            if waiting.future.done():
+                continue  # its handler was cancelled (the ESME stopped)
+            if waiting.receipt.smsc_id in matched:
+                waiting.future.set_result(True)
+                self.metrics.segments.inc(event=f"receipt_{_state_name(waiting.receipt)}")
+            elif now - waiting.since < self.settings.orphan_receipt_s:
+                again.append(waiting)
+            else:
+                waiting.future.set_result(False)
+        if again:
+            self._receipts[:0] = again
+            asyncio.get_running_loop().call_later(_ORPHAN_RECHECK_S, self._wake.set)
+
+    def _count(self, accepted: list[store.Accepted], settled: list[store.Settled],
+               finished: dict[SmsState, int]) -> None:
+        if accepted:
+            self.metrics.segments.inc(len(accepted), event="accepted")
+        for item in settled:
+            retried = item.state is SmsState.QUEUED
+            self.metrics.transitions.inc(state="retry" if retried else item.state.value)
+        for state, count in finished.items():
+            self.metrics.transitions.inc(count, state=state.value)
+
+
+def _state_name(receipt: store.ReceiptIn) -> str:
+    return "intermediate" if receipt.state is None else receipt.state.value
