@@ -156,10 +156,7 @@ class Inbound:
                 status = S.ESME_RX_T_APPN
         if status == S.ESME_ROK:
             self.metrics.mo_messages += 1
-            self._mo.stored(step.key)
-        else:
-            self._mo.not_stored(step)
-        for sequence in step.sequences:
+        for sequence in self._mo.settle(step, status == S.ESME_ROK):
             _reply(link, sequence, status)
 
 

@@ -45,7 +45,9 @@ class MoMessage:
 
 @dataclass(frozen=True, slots=True)
 class MoComplete:
-    """Hand ``message`` to the application, then answer every sequence in ``sequences``."""
+    """Hand ``message`` to the application, then answer what :meth:`MoAssembler.settle`
+    returns (``sequences`` for a single part; a concatenated message's parts are kept by the
+    assembler, with any copies the SMSC resends meanwhile)."""
 
     message: MoMessage
     key: ReassemblyKey | None
@@ -111,6 +113,7 @@ class MoAssembler:
         self._first_udh: dict[ReassemblyKey, Udh | None] = {}
         self._completed: OrderedDict[ReassemblyKey, float] = OrderedDict()
         self._unstored: dict[ReassemblyKey, MoMessage] = {}
+        self._storing: dict[ReassemblyKey, list[int]] = {}  # answered once the app has it
         self._ttl = ttl
 
     def add(self, pdu: DeliverSm, now: float) -> MoStep:
@@ -123,27 +126,40 @@ class MoAssembler:
             self._first_udh[key] = udh
         whole = self._reassembler.add(pdu.source_addr, pdu.destination_addr, concat, body, now)
         if whole is None:
-            if key in self._completed:
-                unstored = self._unstored.get(key)
-                if unstored is not None:  # the SMSC retries a message we failed to store
-                    return MoComplete(unstored, key, (pdu.sequence,))
-                return MoDuplicate()
-            self._held.setdefault(key, []).append((pdu.sequence, now + self.hold))
-            return MoHeld(key)
+            return self._not_complete(key, pdu.sequence, now)
         self._completed[key] = now
         message = build_message(pdu, self._first_udh.pop(key, udh), whole, concat.total)
-        held = tuple(seq for seq, _ in self._held.pop(key, []))
-        return MoComplete(message, key, (*held, pdu.sequence))
+        held = [seq for seq, _ in self._held.pop(key, [])]
+        self._storing[key] = [*held, pdu.sequence]
+        return MoComplete(message, key, ())
 
-    def stored(self, key: ReassemblyKey | None) -> None:
-        """The application took the message: later duplicates are plain duplicates."""
-        if key is not None:
-            self._unstored.pop(key, None)
+    def _not_complete(self, key: ReassemblyKey, sequence: int, now: float) -> MoStep:
+        storing = self._storing.get(key)
+        if storing is not None:  # a resent part while the application stores the message
+            storing.append(sequence)
+            return MoHeld(key)
+        if key in self._completed:
+            unstored = self._unstored.pop(key, None)
+            if unstored is None:
+                return MoDuplicate()
+            # The SMSC retries a message the application failed to store: offer it again.
+            self._storing[key] = [sequence]
+            return MoComplete(unstored, key, ())
+        self._held.setdefault(key, []).append((sequence, now + self.hold))
+        return MoHeld(key)
 
-    def not_stored(self, step: MoComplete) -> None:
-        """The application failed: keep the message for the SMSC's retry of any part."""
+    def settle(self, step: MoComplete, stored: bool) -> list[int]:
+        """The application stored the message (or failed to): the sequences to answer now.
+
+        After a failure the message is kept, so that the SMSC's retry of any part offers it
+        again; after success later copies of its parts are plain duplicates.
+        """
+        sequences = list(step.sequences)
         if step.key is not None:
-            self._unstored[step.key] = step.message
+            sequences += self._storing.pop(step.key, [])
+            if not stored:
+                self._unstored[step.key] = step.message
+        return sequences
 
     def release(self, now: float) -> list[int]:
         """Sequences whose hold ran out: answer them (the parts stay in memory)."""
