@@ -16,6 +16,7 @@ from gateway.api import (
     lifecycle,
     members,
     reports,
+    sms,
     system,
     terminal_api,
     terminals,
@@ -117,6 +118,7 @@ ROUTES: tuple[RouteSpec, ...] = (
               "blacklist delta since a version", "terminal", Auth.TERMINAL,
               query=s.Q_TERMINAL_BLACKLIST, tenant_scoped=False),
     *billing.ROUTES,  # carriers, plans, accounts, exports, reconciliation (gateway.api.billing)
+    *sms.ROUTES,  # the SMS outbox (gateway.api.sms)
 )
 
 

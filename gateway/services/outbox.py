@@ -138,7 +138,7 @@ async def enqueue_many(uow: UnitOfWork, items: Sequence[Sms]) -> list[int]:
     found = await uow.session.execute(
         select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
             OutboxMessage.dedupe_key.in_([r["dedupe_key"] for r in keyed])))
-    by_key = {key: row_id for key, row_id in found.tuples()}
+    by_key = {key: row_id for key, row_id in found}
     plain = [r for r in rows if r["dedupe_key"] is None]
     if plain:
         stmt = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)

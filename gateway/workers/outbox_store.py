@@ -106,7 +106,7 @@ async def claim(session: AsyncSession, worker: str, now: datetime, lease_until: 
     if claimed:
         parts = await session.execute(
             select(P.message_id, P.seq).where(P.message_id.in_(list(claimed))))
-        for message_id, seq in parts.tuples():
+        for message_id, seq in parts:
             claimed[message_id].accepted.add(seq)
     return sorted(claimed.values(), key=lambda c: c.id)
 
@@ -243,7 +243,7 @@ async def _finish_messages(ids: set[int], session: AsyncSession,
             .where(P.message_id.in_(ids), M.state == SmsState.SUBMITTED)
             .group_by(P.message_id, M.segments))
     outcome: dict[SmsState, list[int]] = {}
-    for message_id, segments, final, delivered, failed in (await session.execute(stmt)).tuples():
+    for message_id, segments, final, delivered, failed in (await session.execute(stmt)):
         if final < segments:
             continue
         state = (SmsState.DELIVERED if delivered == segments
@@ -281,4 +281,4 @@ async def sweep_expired(session: AsyncSession, now: datetime, grace_until: datet
 
 async def state_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(M.state, func.count()).group_by(M.state))
-    return {str(getattr(state, "value", state)): int(n) for state, n in rows.tuples()}
+    return {str(getattr(state, "value", state)): int(n) for state, n in rows}
