@@ -80,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
+        # As ``onecard serve`` does: a data directory without a master key gets one.
         settings = Settings.load(args.config, {"data_dir": str(args.data_dir)
-                                               if args.data_dir else None})
+                                               if args.data_dir else None},
+                                 create_master_key=True)
         output = asyncio.run(_main(settings, args))
     except (SettingsError, BillingError, GatewayError) as exc:
         print(f"onecard export: {getattr(exc, 'detail', exc)}", file=sys.stderr)
