@@ -15,10 +15,16 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from smpp.errors import MessageQueueFull, ResponseTimeout, SmppError, SubmitRejected, Throttled
+from smpp.errors import (
+    InvalidField,
+    MessageQueueFull,
+    ResponseTimeout,
+    SubmitRejected,
+    Throttled,
+)
 from smpp.esmeconf import EsmeConfig, EsmeMetrics, SubmitResult
 from smpp.link import Link
-from smpp.pdus import Pdu, SubmitSm, SubmitSmResp
+from smpp.pdus import CommandId, Pdu, SubmitSm, SubmitSmResp
 from smpp.receipts import MessageOutcome, Receipt, ReceiptTracker
 from smpp.session import Session
 from smpp.status import CommandStatus
@@ -168,6 +174,8 @@ class Outbound:
         link, session = self._link, self._session
         if link is None or session is None or link.write_paused or link.closed:
             return
+        if not session.can_send(CommandId.SUBMIT_SM):
+            return  # unbinding, or unbound by the SMSC: the parts wait for the next bind
         now = self._clock()
         if now < self._paused_until:
             self._later(self._paused_until - now)
@@ -187,7 +195,7 @@ class Outbound:
             sequence = session.next_sequence()
             try:
                 link.write(session.send(part.template, sequence=sequence))
-            except SmppError as exc:  # a value the codec refuses: this message cannot go
+            except InvalidField as exc:  # a value the codec refuses: this message cannot go
                 self._fail(part.message, exc)
                 continue
             part.attempts += 1

@@ -198,6 +198,15 @@ async def test_smsc_initiated_unbind_then_reconnect(
     await esme.submit(MSISDN, "third bind")
 
 
+async def test_unbind_with_a_queue_waiting(start_smsc: StartSmsc, start_esme: StartEsme) -> None:
+    smsc = await start_smsc(unrouted=Unrouted.DELIVER)
+    smsc.faults.unbind_after = 4
+    esme = await start_esme(smsc.port, window=2)
+    texts = [f"queued {i}" for i in range(30)]
+    await asyncio.wait_for(asyncio.gather(*(esme.submit(MSISDN, t) for t in texts)), 20)
+    assert {m.text for m in smsc.messages} == set(texts) and esme.metrics.binds > 3
+
+
 async def test_silent_enquire_link_drops_the_link(
     start_smsc: StartSmsc, start_esme: StartEsme
 ) -> None:
