@@ -57,7 +57,7 @@ from smpp.session import (
     UnmatchedResponse,
 )
 from smpp.status import CommandStatus
-from smpp.text import Coding, split_text
+from smpp.text import Coding, choose_coding, split_text
 from smpp.throttle import Backoff
 
 __all__ = ["Esme", "EsmeConfig", "EsmeMetrics", "SubmitResult"]
@@ -290,7 +290,9 @@ class Esme:
         """Queue a text message; the future resolves with its part ids. The text is coded
         GSM 7-bit when it can be, else UCS2, and split with a concatenation UDH when long."""
         reference = next(self._references) % (0x10000 if self.config.ref16 else 0x100)
-        segments = split_text(text, reference=reference, ref16=self.config.ref16, coding=coding)
+        # Choosing first is cheaper than letting split_text try GSM 7-bit and fail on CJK text.
+        chosen = choose_coding(text) if coding is None else coding
+        segments = split_text(text, reference=reference, ref16=self.config.ref16, coding=chosen)
         templates = [
             self._template(
                 destination,

@@ -19,6 +19,7 @@ that needs the time takes ``now``.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -179,6 +180,7 @@ def _number(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+@functools.lru_cache(maxsize=1024)  # receipts of one minute share their dates
 def _date(value: str | None) -> datetime | None:
     """YYMMDDhhmm or YYMMDDhhmmss (appendix B), read by hand: strptime is ~20 us a call."""
     if value is None or len(value) not in (10, 12) or not value.isdigit():
