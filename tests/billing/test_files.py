@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.errors import ExportError
+from billing.errors import ChecksumMismatch, ExportError
 from billing.files import (
     DEFAULT_NAME_PATTERN,
     AtomicFile,
@@ -92,3 +92,15 @@ def test_complete_file_rejects_missing_or_disagreeing_checksums(tmp_path: Path) 
     assert complete_file(tmp_path, "e.csv") is None
     (tmp_path / "e.csv.sha256").write_text("")
     assert complete_file(tmp_path, "e.csv") is None
+
+
+def test_a_re_export_that_would_differ_is_refused_and_the_file_kept(tmp_path: Path) -> None:
+    first = AtomicFile(tmp_path, "f.csv")
+    first.write(b"v1")
+    published = first.commit()
+    second = AtomicFile(tmp_path, "f.csv")
+    second.write(b"v2")
+    with pytest.raises(ChecksumMismatch):
+        second.commit(expected_sha256=published.sha256)
+    assert (tmp_path / "f.csv").read_bytes() == b"v1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "f.csv.sha256"]

@@ -237,3 +237,9 @@ def test_adjustments_bill_the_difference_only_once() -> None:
 def test_adjustment_lines_are_never_re_rated() -> None:
     rerated = rate_lines(rater(), usage(CdrKind.ADJUSTMENT, 1, detail="OTA", amount_fen=-3))
     assert adjustments(OCT, rerated, {}, local(2, month=11)) == []
+
+
+def test_unknown_details_are_rating_errors() -> None:
+    bad = Cdr("x", CdrKind.SMS, local(3), "E1", detail="TELEGRAM")
+    with pytest.raises(RatingError, match="unknown detail 'TELEGRAM'"):
+        rater().rate(bad)
