@@ -355,6 +355,8 @@ class Esme:
         """Queue prepared submit_sm PDUs as the parts of one message (sequence ignored)."""
         if self._stopping or self._started is None:
             raise NotBound("the ESME is not started, or is stopping")
+        if not self.config.bind_mode.can_submit:
+            raise NotBound("a receiver bind cannot submit (SMPP v3.4 2.2)")
         if not templates:
             raise ValueError("a message has at least one part")
         return self._out.add(templates, want_delivery)

@@ -12,6 +12,7 @@ from smpp.client import Esme
 from smpp.errors import NotBound, ResponseTimeout, SubmitRejected
 from smpp.mo import MoMessage
 from smpp.pdus import (
+    BindMode,
     BindTransceiver,
     BindTransceiverResp,
     DeliverSm,
@@ -310,6 +311,22 @@ async def test_failed_mo_callback_makes_the_smsc_retry(
     await smsc.wait_for(lambda: len(inbox) == 2)
     assert inbox[0] == inbox[1] and inbox[1].text == LONG_CHINESE
     await smsc.wait_for(lambda: smsc.stats["delivered"] == 3)
+
+
+async def test_transmitter_and_receiver_binds(start_smsc: StartSmsc, start_esme: StartEsme) -> None:
+    smsc = await start_smsc(unrouted=Unrouted.DELIVER)
+    receipts: list[Receipt] = []
+
+    async def on_receipt(receipt: Receipt) -> None:
+        receipts.append(receipt)
+
+    receiver = await start_esme(smsc.port, bind_mode=BindMode.RECEIVER, on_receipt=on_receipt)
+    transmitter = await start_esme(smsc.port, bind_mode=BindMode.TRANSMITTER)
+    result = await transmitter.submit(MSISDN, LONG_CHINESE)
+    await smsc.wait_for(lambda: len(receipts) == len(result.message_ids))
+    assert {r.message_id for r in receipts} == set(result.message_ids)
+    with pytest.raises(NotBound):
+        await receiver.submit(MSISDN, "a receiver cannot submit")
 
 
 async def test_stop_is_graceful(start_smsc: StartSmsc, start_esme: StartEsme) -> None:
