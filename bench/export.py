@@ -29,13 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from billing.cdr import Cdr, CdrKind  # noqa: E402
-from billing.export import make_encoder  # noqa: E402
-from billing.export.base import ExportRun, FileContext  # noqa: E402
-from billing.files import AtomicFile  # noqa: E402
-from billing.period import Period  # noqa: E402
-from billing.rating import Rater  # noqa: E402
-from billing.tariffs import Tariff  # noqa: E402
+from billing.cdr import Cdr, CdrKind
+from billing.export import make_encoder
+from billing.export.base import ExportRun, FileContext
+from billing.files import AtomicFile
+from billing.period import Period
+from billing.rating import Rater
+from billing.tariffs import Tariff
 
 PERIOD = Period(2026, 10)
 ENTERPRISES = 500

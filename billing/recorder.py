@@ -121,7 +121,7 @@ def sms_segments(
         at,
         str(enterprise_id),
         "" if member_id is None else str(member_id),
-        msisdn,
+        msisdn.removeprefix("+"),  # E.164 digits, as the gateway stores them
         detail=kind.name,
         quantity=segments,
     )
