@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from smpp.errors import BindFailed, ConnectionLost, NotBound, SmppError
+from smpp.errors import BindFailed, ConnectionLost, InvalidField, NotBound, SmppError
 from smpp.esmeconf import EsmeConfig, EsmeMetrics, SubmitResult
 from smpp.inbound import Inbound, MoHandler, ReceiptHandler
 from smpp.link import Link
@@ -161,6 +161,10 @@ class Esme:
                     return
                 if exc.command_status == S.ESME_RALYBND:
                     extra = config.already_bound_delay
+            except InvalidField as exc:  # our bind cannot be encoded: a configuration error
+                log.error("bind to %s:%d cannot be sent: %s", config.host, config.port, exc)
+                if self._report_start(exc):
+                    return
             except (OSError, TimeoutError, SmppError) as exc:
                 log.warning("connecting to %s:%d failed: %r", config.host, config.port, exc)
             else:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from smpp.client import Esme
-from smpp.errors import NotBound, ResponseTimeout, SubmitRejected
+from smpp.errors import InvalidField, NotBound, ResponseTimeout, SubmitRejected
 from smpp.mo import MoMessage
 from smpp.pdus import (
     BindMode,
@@ -429,6 +429,13 @@ async def test_malformed_pdus_from_the_smsc() -> None:
     assert replies[2] == DeliverSmResp(sequence=7, command_status=S.ESME_RX_P_APPN)
     assert replies[3] == EnquireLinkResp(sequence=8)
     assert isinstance(replies[4], GenericNack) and replies[4].command_status == S.ESME_RINVCMDLEN
+
+
+async def test_a_bind_that_cannot_be_encoded_fails_start(start_smsc: StartSmsc) -> None:
+    smsc = await start_smsc()
+    esme = Esme(_config(smsc.port, system_id="a-system-id-far-too-long"))
+    with pytest.raises(InvalidField):
+        await esme.start(timeout=5)
 
 
 async def test_unbound_esme_refuses_submits() -> None:
