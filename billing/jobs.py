@@ -32,7 +32,7 @@ from billing.export import BER_LAYOUT, make_encoder
 from billing.export.base import ExportRun, FileContext, FileEncoder, FileTotals
 from billing.export.text import load_layout
 from billing.files import AtomicFile, WrittenFile, complete_file, file_name
-from billing.models import ExportFileRow, ExportJobRow, ExportLineRow
+from billing.models import CarrierRow, ExportFileRow, ExportJobRow, ExportLineRow
 from billing.period import Period
 from billing.rating import InvoiceLine, Rater, adjustments, member_months, rate_lines
 from billing.repository import BillingRepo
@@ -104,6 +104,7 @@ async def export(
 async def create_job(
     deps: Deps, carrier_code: str, period: Period, directory: Path | None = None
 ) -> int:
+    """The month's job, created (records claimed, files named) if it does not exist yet."""
     async with deps.uow() as uow:
         repo = BillingRepo(uow.session)
         carrier = await repo.carrier(carrier_code, for_update=True)  # one creator at a time
@@ -115,50 +116,49 @@ async def create_job(
         now = uow.clock()
         if now < period.end():
             raise ExportError(f"{period} is not over yet: a month is exported once it ended")
-        accounts = await repo.accounts_of(carrier_code)
-        names = {account.enterprise_id: code for account, code in accounts}
-        tariffs = await _tariffs_for(repo, period, accounts)
-        events = await repo.membership_events(list(names), period.end())
-        await repo.add_cdrs(member_months(events, period), now)
-        job = ExportJobRow(
-            carrier_code=carrier_code,
-            period=str(period),
-            state=JobState.CLAIMED,
-            node_id=carrier.node_id,
-            node_address=carrier.node_address,
-            template_dir=carrier.template_dir,
-            opened_at=now,
-            closed_at=now,
-            tariffs={code: tariffs[e].to_dict() for e, code in names.items()},
-            enterprises={str(e): code for e, code in names.items()},
-            directory=str(directory or default_directory(deps, carrier_code)),
-            records=0,
-        )
-        repo.add(job)
-        await uow.flush()
-        job.records = await repo.claim(job.id, period, list(names))
-        for layout in carrier.layouts:
-            sequence = await repo.next_sequence(carrier_code, layout)
-            name = file_name(
-                carrier.name_pattern,
-                node=carrier.node_id,
-                carrier=carrier_code,
-                period=period,
-                sequence=sequence,
-                opened_at=now,
-                extension=_extension(layout, carrier.template_dir),
-            )
-            repo.add(
-                ExportFileRow(
-                    job_id=job.id,
-                    carrier_code=carrier_code,
-                    layout=layout,
-                    sequence=sequence,
-                    name=name,
-                )
-            )
+        target = directory or default_directory(deps, carrier_code)
+        job = await _freeze_month(repo, carrier, period, now, target)
+        await _name_files(repo, carrier, job, period, now)
         await uow.commit()
         return job.id
+
+
+async def _freeze_month(
+    repo: BillingRepo, carrier: CarrierRow, period: Period, now: datetime, directory: Path
+) -> ExportJobRow:
+    """Derive the member-months, claim the month's records, keep the prices and names."""
+    accounts = await repo.accounts_of(carrier.code)
+    names = {account.enterprise_id: code for account, code in accounts}
+    tariffs = await _tariffs_for(repo, period, accounts)
+    events = await repo.membership_events(list(names), period.end())
+    await repo.add_cdrs(member_months(events, period), now)
+    job = ExportJobRow(
+        carrier_code=carrier.code, period=str(period), state=JobState.CLAIMED,
+        node_id=carrier.node_id, node_address=carrier.node_address,
+        template_dir=carrier.template_dir, opened_at=now, closed_at=now,
+        tariffs={code: tariffs[e].to_dict() for e, code in names.items()},
+        enterprises={str(e): code for e, code in names.items()},
+        directory=str(directory), records=0,
+    )  # fmt: skip
+    repo.add(job)
+    await repo.session.flush()
+    job.records = await repo.claim(job.id, period, list(names))
+    return job
+
+
+async def _name_files(
+    repo: BillingRepo, carrier: CarrierRow, job: ExportJobRow, period: Period, now: datetime
+) -> None:
+    """One file per layout, with the carrier's next sequence number for that layout."""
+    for layout in carrier.layouts:
+        sequence = await repo.next_sequence(carrier.code, layout)
+        name = file_name(
+            carrier.name_pattern, node=carrier.node_id, carrier=carrier.code, period=period,
+            sequence=sequence, opened_at=now,
+            extension=_extension(layout, carrier.template_dir),
+        )  # fmt: skip
+        repo.add(ExportFileRow(job_id=job.id, carrier_code=carrier.code, layout=layout,
+                               sequence=sequence, name=name))  # fmt: skip
 
 
 async def _tariffs_for(repo: BillingRepo, period: Period, accounts: list[Any]) -> dict[int, Tariff]:
@@ -322,13 +322,24 @@ def _result(
 
 def job_view(job: ExportJobRow, files: list[ExportFileRow]) -> dict[str, Any]:
     return {
-        "job_id": job.id, "carrier": job.carrier_code, "period": job.period,
-        "state": job.state, "records": job.records, "directory": job.directory,
+        "job_id": job.id,
+        "carrier": job.carrier_code,
+        "period": job.period,
+        "state": job.state,
+        "records": job.records,
+        "directory": job.directory,
         "opened_at": job.opened_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "files": [
-            {"layout": f.layout, "name": f.name, "sequence": f.sequence, "sha256": f.sha256,
-             "size": f.size, "details": f.details, "amount_fen": f.amount_fen}
+            {
+                "layout": f.layout,
+                "name": f.name,
+                "sequence": f.sequence,
+                "sha256": f.sha256,
+                "size": f.size,
+                "details": f.details,
+                "amount_fen": f.amount_fen,
+            }
             for f in files
         ],
     }

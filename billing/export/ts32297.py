@@ -235,22 +235,28 @@ class BerEncoder:
 def decode_file_header(data: bytes) -> FileHeader:
     if len(data) < _FIXED_HEADER.size + 2:
         raise BerError(f"a CDR file header needs at least {_FIXED_HEADER.size + 2} octets")
-    (
-        file_length,
-        header_length,
-        high,
-        low,
-        opened,
-        appended,
-        count,
-        sequence,
-        reason,
-        address,
-        lost,
-        filter_length,
-    ) = _FIXED_HEADER.unpack_from(data)
+    (file_length, header_length, high, low, opened, appended, count, sequence, reason, address,
+     lost, filter_length) = _FIXED_HEADER.unpack_from(data)  # fmt: skip
     if header_length > len(data) or header_length < _FIXED_HEADER.size + 2:
         raise BerError(f"header length {header_length} does not fit the file")
+    private, high_release, low_release = _header_tail(data, header_length, filter_length,
+                                                      high, low)  # fmt: skip
+    try:
+        closure = ClosureReason(reason)
+    except ValueError as exc:
+        raise BerError(f"unknown file closure trigger reason {reason}") from exc
+    v6 = ipaddress.IPv6Address(address[4:])
+    return FileHeader(
+        file_length, header_length, high_release, high & 0x1F, low_release, low & 0x1F,
+        decode_timestamp(opened), decode_timestamp(appended), count, sequence, closure,
+        str(v6.ipv4_mapped or v6), lost, private,
+    )  # fmt: skip
+
+
+def _header_tail(
+    data: bytes, header_length: int, filter_length: int, high: int, low: int
+) -> tuple[bytes, int, int]:
+    """The private extension and the releases, extensions included (6.1.1)."""
     pos = _FIXED_HEADER.size + filter_length
     if pos + 2 > header_length:
         raise BerError("routeing filter runs past the header")
@@ -259,26 +265,7 @@ def decode_file_header(data: bytes) -> FileHeader:
     pos += 2 + private_length
     high_release = _decode_release(high >> 5, data, pos, header_length)
     low_release = _decode_release(low >> 5, data, pos + (high >> 5 == 7), header_length)
-    try:
-        closure = ClosureReason(reason)
-    except ValueError as exc:
-        raise BerError(f"unknown file closure trigger reason {reason}") from exc
-    return FileHeader(
-        file_length,
-        header_length,
-        high_release,
-        high & 0x1F,
-        low_release,
-        low & 0x1F,
-        decode_timestamp(opened),
-        decode_timestamp(appended),
-        count,
-        sequence,
-        closure,
-        str(ipaddress.IPv6Address(address[4:]).ipv4_mapped or ipaddress.IPv6Address(address[4:])),
-        lost,
-        private,
-    )
+    return private, high_release, low_release
 
 
 def _decode_release(identifier: int, data: bytes, pos: int, header_length: int) -> int:
