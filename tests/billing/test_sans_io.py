@@ -22,6 +22,7 @@ CORE = [
     "export/asn1_records",
     "export/ts32297",
     "export/text",
+    "export/fastpath",
 ]
 FORBIDDEN = {"asyncio", "aiohttp", "sqlalchemy", "socket", "os", "subprocess", "gateway"}
 
