@@ -217,7 +217,7 @@ def update_binary(pins: PinSet, ch: Channel, apdu: CommandApdu) -> None:
         if offset >= len(ef.data):
             raise WrongP1P2(f"offset {offset} is beyond the {len(ef.data)} octets of {ef.name}")
         raise WrongLength(f"{len(apdu.data)} octets at {offset} overrun the end of {ef.name}")
-    ef.data[offset : offset + len(apdu.data)] = apdu.data
+    ef.write(offset, apdu.data)
 
 
 def _binary_target(apdu: CommandApdu) -> tuple[int | None, int]:
@@ -293,11 +293,10 @@ def update_record(pins: PinSet, ch: Channel, apdu: CommandApdu) -> None:
         ch.record = 1
         return
     number = _record_number(ef, ch, apdu.p1, mode, update=True)
-    ef.records[number - 1][:] = apdu.data
+    ef.set_record(number, apdu.data)
     ch.record = number
 
 
 def push_cyclic(ef: Ef, record: bytes) -> None:
     """Write ``record`` as the new record 1 of a cyclic EF, dropping the oldest."""
-    ef.records.pop()
-    ef.records.insert(0, bytearray(record.ljust(ef.record_length, b"\xff")[: ef.record_length]))
+    ef.push_record(record)

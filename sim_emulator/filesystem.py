@@ -12,6 +12,7 @@ for updating (always, PIN1, PIN2, ADM, never); the FCP shows it in compact form 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,29 @@ class Ef:
     read: Access = Access.ALWAYS
     update: Access = Access.ADM
     parent: Df | None = field(default=None, repr=False)
+    # This EF's JSON text, kept until it changes: a card file is saved after every command
+    # that changes anything, and most of a card's files never change.
+    _json: str | None = field(default=None, repr=False)
+
+    def write(self, offset: int, data: bytes) -> None:
+        self.data[offset : offset + len(data)] = data
+        self._json = None
+
+    def set_record(self, number: int, record: bytes) -> None:
+        self.records[number - 1][:] = record
+        self._json = None
+
+    def push_record(self, record: bytes) -> None:
+        """Cyclic EF: ``record`` becomes record 1, the oldest is dropped (TS 102 221 8.2.3)."""
+        self.records.pop()
+        padded = record.ljust(self.record_length, b"\xff")[: self.record_length]
+        self.records.insert(0, bytearray(padded))
+        self._json = None
+
+    def to_json_text(self) -> str:
+        if self._json is None:
+            self._json = json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        return self._json
 
     @property
     def size(self) -> int:
@@ -151,6 +175,15 @@ class Df:
             out["aid"] = self.aid.hex()
         out["children"] = [c.to_dict() for c in self.children.values()]
         return out
+
+    def to_json_text(self) -> str:
+        """Compact JSON of :meth:`to_dict`, reusing the text of unchanged EFs."""
+        head = {"kind": "df", "fid": f"{self.fid:04X}", "name": self.name}
+        if self.aid is not None:
+            head["aid"] = self.aid.hex()
+        text = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+        children = ",".join(c.to_json_text() for c in self.children.values())
+        return f'{text[:-1]},"children":[{children}]}}'
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Df:

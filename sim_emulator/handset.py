@@ -24,7 +24,8 @@ import datetime
 import logging
 import pathlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -86,11 +87,15 @@ class Screen:
 
 class Handset:
     def __init__(self, card: SimCard, msisdn: str, sender: MoSender | None = None, *,
-                 after_command: Callable[[], None] | None = None) -> None:
+                 after_command: Callable[[], None] | None = None,
+                 persist: Callable[[], Awaitable[None]] | None = None) -> None:
         self.card = card
         self.msisdn = msisdn
         self.sender = sender
+        # after_command runs after every APDU (synchronous saving); persist is awaited before
+        # anything the card produced leaves the handset (saving off the event loop).
         self.after_command = after_command
+        self.persist = persist
         self.inbox: list[InboxMessage] = []
         self.screen = Screen()
         self.sent: list[SmsSubmit] = []  # every SMS-SUBMIT the card had sent (diagnostics)
@@ -104,6 +109,10 @@ class Handset:
         if self.after_command is not None:
             self.after_command()
         return response[:-2], int.from_bytes(response[-2:], "big")
+
+    async def _flush(self) -> None:
+        if self.persist is not None:
+            await self.persist()
 
     async def power_on(self) -> None:
         async with self._lock:
@@ -141,6 +150,7 @@ class Handset:
                 if sw >> 8 not in (0x90, 0x91):
                     log.info("card refused SMS-PP download (%04X)", sw)
                     return
+            await self._flush()
             if data:
                 # The PoR of the SMS-DELIVER-REPORT, sent on as MO (see the module docstring).
                 await self._send(message.source, data, TP_PID_SIM_DATA_DOWNLOAD,
@@ -206,6 +216,7 @@ class Handset:
 
     async def _proactive(self, sw: int) -> None:
         """FETCH and act while the card has commands; stop at one that waits for the user."""
+        await self._flush()
         while sw >> 8 == 0x91 and self.screen.waiting is None:
             data, fetch_sw = self._apdu(b"\x80\x12\x00\x00" + bytes((sw & 0xFF,)))
             if fetch_sw >> 8 not in (0x90, 0x91):
@@ -236,6 +247,7 @@ class Handset:
 
     async def _send_short_message(self, command: SendShortMessage) -> TerminalResponse:
         try:
+            await self._flush()  # the card's MO counter is on disk before the SMS leaves
             submit = SmsSubmit.decode(command.tpdu)
             self.sent.append(submit)
             tp_ud = submit.user_data
@@ -360,8 +372,20 @@ def load_fleet_cards(directory: pathlib.Path, count: int, *, msisdn_base: int = 
     return files
 
 
-def handsets_for(cards: list[CardFile]) -> list[Handset]:
-    return [Handset(f.card, f.card.state.msisdn, after_command=f.save_if_dirty) for f in cards]
+def handsets_for(cards: list[CardFile], executor: Executor | None = None) -> list[Handset]:
+    """Handsets whose cards are saved before anything they say leaves: encoded on the event
+    loop, written by ``executor`` (a small thread pool by default) so other handsets go on."""
+    pool = executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="card-save")
+    return [Handset(f.card, f.card.state.msisdn, persist=_persister(f, pool)) for f in cards]
+
+
+def _persister(card_file: CardFile, pool: Executor) -> Callable[[], Awaitable[None]]:
+    async def persist() -> None:
+        data = card_file.take()
+        if data is not None:
+            await asyncio.get_running_loop().run_in_executor(pool, card_file.write, data)
+
+    return persist
 
 
 async def run_fleet(host: str, port: int, count: int, state_dir: pathlib.Path, *,
@@ -377,8 +401,9 @@ async def run_fleet(host: str, port: int, count: int, state_dir: pathlib.Path, *
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, done.set)
     async with fleet:
-        log.info("fleet of %d handsets bound as %s (%s)", count, system_id,
-                 fleet.config.address_range)
+        # One line on stdout tells scripts (tests, bench) that the fleet is bound.
+        print(f"fleet of {count} handsets bound as {system_id} ({fleet.config.address_range})",
+              flush=True)
         await done.wait()
     return 0
 

@@ -133,7 +133,7 @@ class IssuingMixin:
             adf = card.state.fs.adf_by_aid(APPLET_AID)
             node = adf.children.get(0xEF15)
             if isinstance(node, Ef):
-                node.data[:] = info.ljust(_APP_INFO_MAX, b"\x00")
+                node.write(0, info.ljust(_APP_INFO_MAX, b"\x00"))
 
     def _wrapped(self, card: SimCard, apdu: CommandApdu, plain: bytes) -> bytes:
         le = 0x00 if apdu.ins == Ins.INSTALL else None

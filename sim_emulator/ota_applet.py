@@ -197,8 +197,10 @@ class OtaApplet(Applet):
         deliver = _deliver_of(envelope)
         key = str(deliver.originator)
         reassembler = self._reassemblers.setdefault(key, Reassembler())
+        assert deliver.udh is not None  # _deliver_of checked it
         try:
-            packet = reassembler.feed(deliver.user_data)
+            # 8-bit data (DCS F6): TP-UD is the header followed by the payload as received.
+            packet = reassembler.feed(deliver.udh.encode() + deliver.payload)
         except OtaError as exc:
             # Nothing of a command header is known yet: no PoR can be addressed (TS 102 225
             # 5.2); the ME turns the error status word into an RP-ERROR.
@@ -321,4 +323,6 @@ def _deliver_of(envelope: bytes) -> SmsDeliver:
         raise WrongData(f"SMS-DELIVER TPDU: {exc}") from exc
     if deliver.pid != TP_PID_SIM_DATA_DOWNLOAD or deliver.udh is None:
         raise WrongData("SMS-PP download needs PID '7F' and a user data header")
+    if deliver.coding.septets:
+        raise WrongData("SMS-PP download carries 8-bit data (TS 31.115 4.2), not 7-bit text")
     return deliver

@@ -29,16 +29,18 @@ class CardState:
     # Applet name -> its persistent state in JSON form; each applet owns its section's schema.
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, with_files: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "format": FORMAT,
             "iccid": self.iccid,
             "imsi": self.imsi,
             "msisdn": self.msisdn,
             "pins": [p.to_dict() for p in self.pins.pins.values()],
-            "filesystem": self.fs.to_dict(),
             "applets": self.sections,
         }
+        if with_files:
+            out["filesystem"] = self.fs.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> CardState:
@@ -56,8 +58,14 @@ class CardState:
         except (KeyError, TypeError, ValueError) as exc:
             raise StateFileError(f"card state is incomplete or malformed: {exc!r}") from exc
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1, sort_keys=False)
+    def to_json(self, *, pretty: bool = True) -> str:
+        """The card file's text; ``pretty=False`` is compact (the per-command saves)."""
+        if pretty:
+            return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        text = json.dumps(self.to_dict(with_files=False), ensure_ascii=False,
+                          separators=(",", ":"))
+        return f'{text[:-1]},"filesystem":{self.fs.mf.to_json_text()}}}'
+
 
     @classmethod
     def from_json(cls, text: str) -> CardState:

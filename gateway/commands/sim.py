@@ -58,7 +58,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _masters(fleet)
     show = sub.add_parser("show", help="print a card's identity and applications")
     show.add_argument("--card", type=pathlib.Path, required=True, metavar="FILE")
-    parser.add_argument("--log-level", default="INFO")
+    for action in (new, serve, fleet, show):
+        action.add_argument("--log-level", default="INFO")
 
 
 def _masters(parser: argparse.ArgumentParser) -> None:

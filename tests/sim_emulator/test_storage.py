@@ -78,3 +78,25 @@ def test_two_cards_one_process() -> None:
     assert describe_card(card_b)["sub_apps"] == {}
     assert json.loads(a.to_json())["iccid"] != json.loads(b.to_json())["iccid"]
     assert sb.ota != sa.ota
+
+
+def test_compact_text_follows_every_change() -> None:
+    """The compact save reuses the JSON of unchanged files; it must equal a fresh encoding."""
+    state, secrets = new_card_state(pin1="1234")
+    card = open_card(state)
+
+    def fresh() -> str:
+        return json.dumps(card.snapshot().to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    assert card.snapshot().to_json(pretty=False) == fresh()
+    sender = OtaSender(card, secrets.ota)
+    sender.onecard(Install(SubApp.PURSE, 3), Personalise(SubApp.PURSE, "9", b"abcd", 10**6),
+                   Credit(1, bytes(16)))  # the credit writes EF.LOG
+    card.execute(bytes.fromhex("0020000108") + b"1234".ljust(8, b"\xff"))
+    card.execute(bytes.fromhex("00a4080c047f106f3a"))
+    card.execute(bytes.fromhex("00dc01041c") + b"A" * 28)
+    card.execute(bytes.fromhex("00a4000c022f05"))
+    card.execute(bytes.fromhex("00d6000002") + b"fr")
+    compact = card.snapshot().to_json(pretty=False)
+    assert compact == fresh()
+    assert CardState.from_json(compact).to_json() == card.snapshot().to_json()
