@@ -15,7 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from smpp import codec
+from smpp import codec, fastcodec
 from smpp.errors import (
     AlreadyBound,
     FramingError,
@@ -287,7 +287,8 @@ class Session:
 
     def _receive_frame(self, frame: bytes) -> Event:
         try:
-            pdu = codec.decode(frame, fast=self.fast)
+            quick = fastcodec.decode(frame) if self.fast else None
+            pdu = quick or codec.decode(frame, fast=False)
         except PduError as exc:
             return self._bad_frame(exc)
         command_id = wire_command_id(pdu)

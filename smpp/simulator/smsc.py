@@ -296,7 +296,9 @@ class Smsc:
     def _bind_of(self, system_id: str) -> EsmeBind | None:
         """The least busy bind of ``system_id`` that can receive."""
         candidates = [b for b in self._bound if b.system_id == system_id and b.can_receive]
-        return min(candidates, key=lambda b: len(b.queue) + len(b.inflight), default=None)
+        if len(candidates) < 2:
+            return candidates[0] if candidates else None
+        return min(candidates, key=lambda b: len(b.queue) + len(b.inflight))
 
     def _dispatch(self, stored: StoredMessage) -> None:
         config = self.config
