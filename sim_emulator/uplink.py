@@ -2,9 +2,9 @@
 
 The API (``gateway/api/terminal_api.py``) authenticates each request with the terminal's key::
 
-    X-Terminal-Id: <code>   X-Timestamp: <Unix seconds>
-    X-Signature:   hex HMAC-SHA256(key, METHOD "\\n" PATH?QUERY "\\n" TIMESTAMP "\\n"
-                                        hex SHA-256(body))
+    X-Terminal-Id: <code>   X-Timestamp: <Unix seconds>   X-Nonce: <fresh, 8-64 [A-Za-z0-9_-]>
+    X-Signature:   hex HMAC-SHA256(key, METHOD "\\n" PATH?QUERY "\\n" TIMESTAMP "\\n" NONCE
+                                        "\\n" hex SHA-256(body))
 
 This module signs the same way (the scheme is the wire contract; the gateway's
 ``gateway.services.terminals.sign`` is its other end). It uses the standard library's HTTP
@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import pathlib
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -28,9 +29,9 @@ from sim_emulator.errors import TerminalError
 from sim_emulator.terminals import Blacklist, TerminalRecord
 
 
-def sign(key: bytes, method: str, path_qs: str, timestamp: str, body: bytes) -> str:
+def sign(key: bytes, method: str, path_qs: str, timestamp: str, nonce: str, body: bytes) -> str:
     digest = hashlib.sha256(body).hexdigest()
-    message = f"{method.upper()}\n{path_qs}\n{timestamp}\n{digest}".encode()
+    message = f"{method.upper()}\n{path_qs}\n{timestamp}\n{nonce}\n{digest}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -50,10 +51,12 @@ class RecordFile:
         lines = []
         for record in records:
             body = json.dumps(record.to_api(), sort_keys=True).encode()
-            stamp = str(int(time.time()))
+            stamp, nonce = str(int(time.time())), secrets.token_hex(16)
             lines.append(json.dumps({
-                "terminal": self.terminal, "timestamp": stamp, "record": record.to_api(),
-                "signature": sign(self.key, "POST", "/api/v1/terminal/records", stamp, body),
+                "terminal": self.terminal, "timestamp": stamp, "nonce": nonce,
+                "record": record.to_api(),
+                "signature": sign(self.key, "POST", "/api/v1/terminal/records", stamp, nonce,
+                                  body),
             }, sort_keys=True))
         if lines:
             with self.path.open("a", encoding="utf-8") as handle:
@@ -71,11 +74,12 @@ class GatewayUplink:
 
     def _request(self, method: str, path_qs: str, payload: Any | None = None) -> Any:
         body = b"" if payload is None else json.dumps(payload).encode()
-        stamp = str(int(time.time()))
+        stamp, nonce = str(int(time.time())), secrets.token_hex(16)
         headers = {
             "X-Terminal-Id": self.terminal,
             "X-Timestamp": stamp,
-            "X-Signature": sign(self.key, method, path_qs, stamp, body),
+            "X-Nonce": nonce,
+            "X-Signature": sign(self.key, method, path_qs, stamp, nonce, body),
             "Content-Type": "application/json",
         }
         request = urllib.request.Request(self.base_url + path_qs, data=body or None,
