@@ -27,6 +27,7 @@ from gateway.services.base import Deps
 from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.workers import lifecycle as outbox_workers
+from gateway.workers import ota as ota_workers
 
 _LIFECYCLE = {
     EventName.CARD_LOST: "report_loss",
@@ -72,6 +73,7 @@ def create_app(
     app[keys.OPENAPI] = openapi.build(ROUTES)
     app.cleanup_ctx.append(_database)
     outbox_workers.install(app)  # SMSC link, outbox dispatcher, members' lifecycle SMS
+    ota_workers.install(app)  # OTA job engine on that link; jobs from lifecycle events
     return app
 
 

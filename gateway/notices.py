@@ -27,6 +27,21 @@ class Notice(enum.StrEnum):
     CARD_UNFROZEN = "card_unfrozen"  # 解挂
     CARD_REPLACED = "card_replaced"  # 补换卡
     CARD_DEREGISTERED = "card_deregistered"  # 注销
+    # Over the air (gateway.services.ota_effects, gateway.services.stk_requests).
+    APPS_ISSUED = "apps_issued"  # 空中发卡 confirmed by the card
+    TOPUP_CONFIRMED = "topup_confirmed"  # 空中充值 on the card
+    TOPUP_REVERSED = "topup_reversed"  # the card could not be credited: money back
+    APP_DELETED = "app_deleted"  # STK 应用删除 done
+    PURSE_DELETED = "purse_deleted"  # ... of the purse: balance settled
+    APP_DELETE_FAILED = "app_delete_failed"
+    DELETE_CARD_BLOCKED = "delete_card_blocked"  # card lost or closed: nothing deleted
+    DELETE_NOT_ACTIVE = "delete_not_active"
+    DELETE_TOPUP_PENDING = "delete_topup_pending"
+    PASSWORD_WRONG = "password_wrong"
+    PASSWORD_LOCKED = "password_locked"
+    PASSWORD_UNSET = "password_unset"
+    BALANCE = "balance"  # 余额查询 from the STK menu or by SMS
+    NO_CARD = "no_card"  # a balance query from a number without a card
 
 
 TEMPLATES: Final[dict[Notice, str]] = {
@@ -42,6 +57,37 @@ TEMPLATES: Final[dict[Notice, str]] = {
     Notice.CARD_DEREGISTERED: (
         "您尾号{card}的一卡通已于{time}注销，卡内余额{refund}元已结清退还。感谢您的使用。"
     ),
+    Notice.APPS_ISSUED: "您尾号{card}的一卡通已于{time}通过空中发卡开通{apps}应用，即可使用。",
+    Notice.TOPUP_CONFIRMED: (
+        "您尾号{card}的一卡通于{time}空中充值{amount}元成功，卡内余额{balance}元。"
+    ),
+    Notice.TOPUP_REVERSED: (
+        "您尾号{card}的一卡通{time}的空中充值{amount}元未能写入卡片，款项已退回，"
+        "请稍后重试或联系单位管理员。"
+    ),
+    Notice.APP_DELETED: "您尾号{card}的一卡通{app}应用已于{time}删除。",
+    Notice.PURSE_DELETED: (
+        "您尾号{card}的一卡通{app}应用已于{time}删除，卡内余额{refund}元已结清退还。"
+    ),
+    Notice.APP_DELETE_FAILED: (
+        "您尾号{card}的一卡通{app}应用删除未能完成（{time}），请稍后再试或联系单位管理员。"
+    ),
+    Notice.DELETE_CARD_BLOCKED: (
+        "您尾号{card}的一卡通已挂失或停用，{app}应用未删除。如需帮助请联系单位管理员。"
+    ),
+    Notice.DELETE_NOT_ACTIVE: "您尾号{card}的一卡通未开通{app}应用，无需删除。",
+    Notice.DELETE_TOPUP_PENDING: (
+        "您尾号{card}的一卡通有一笔充值正在写入，{app}应用暂不能删除，请稍后再试。"
+    ),
+    Notice.PASSWORD_WRONG: (
+        "服务密码错误，{app}应用未删除。连续输错{limit}次将暂停使用，您还可尝试{left}次。"
+    ),
+    Notice.PASSWORD_LOCKED: (
+        "服务密码连续输错次数过多，已暂停使用{minutes}分钟，{app}应用未删除。"
+    ),
+    Notice.PASSWORD_UNSET: "您尚未设置一卡通服务密码，{app}应用未删除。请联系单位管理员设置。",
+    Notice.BALANCE: "您尾号{card}的一卡通余额为{balance}元（{time}）。",
+    Notice.NO_CARD: "尾号{number}的号码未开通一卡通业务，无法查询余额。",
 }
 
 

@@ -15,6 +15,7 @@ from gateway.api import (
     enterprises,
     lifecycle,
     members,
+    ota,
     reports,
     sms,
     system,
@@ -119,6 +120,7 @@ ROUTES: tuple[RouteSpec, ...] = (
               query=s.Q_TERMINAL_BLACKLIST, tenant_scoped=False),
     *billing.ROUTES,  # carriers, plans, accounts, exports, reconciliation (gateway.api.billing)
     *sms.ROUTES,  # the SMS outbox (gateway.api.sms)
+    *ota.ROUTES,  # over-the-air issuance, top-ups, jobs, reconciliation (gateway.api.ota)
 )
 
 

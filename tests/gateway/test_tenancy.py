@@ -112,9 +112,23 @@ CASES: dict[tuple[str, str], Case] = {
                                                     403),
     ("POST", "/billing/rerate"): Case(lambda w: f"{V1}/billing/rerate", 403,
                                       lambda w: {"carrier": "XX", "period": "2026-10"}),
+    # Over the air (gateway.api.ota)
+    ("POST", "/cards/{iccid}/apps"): Case(lambda w: a_card(w, "/apps"), 404,
+                                          lambda w: {"apps": ["door"]}),
+    ("DELETE", "/cards/{iccid}/apps/{app}"): Case(lambda w: a_card(w, "/apps/door"), 404),
+    ("PUT", "/cards/{iccid}/menu"): Case(lambda w: a_card(w, "/menu"), 404,
+                                         lambda w: {"items": ["余额查询"]}),
+    ("POST", "/cards/{iccid}/topups"): Case(lambda w: a_card(w, "/topups"), 404,
+                                            lambda w: {"amount_fen": 100}),
+    ("GET", "/topups/{topup_id}"): Case(lambda w: f"{V1}/topups/1", 404),
+    ("GET", "/ota/jobs"): Case(lambda w: f"{V1}/ota/jobs", 200),
+    ("GET", "/ota/jobs/{job_id}"): Case(lambda w: f"{V1}/ota/jobs/1", 404),
+    ("GET", "/ota/alerts"): Case(lambda w: f"{V1}/ota/alerts", 200),
+    ("GET", "/ota/reconciliation"): Case(lambda w: f"{V1}/ota/reconciliation", 200),
 }
 # Listings that take an enterprise filter: naming A's id is refused outright.
-FILTERED = {"/admins", "/members", "/cards", "/terminals", "/records", "/audit"}
+FILTERED = {"/admins", "/members", "/cards", "/terminals", "/records", "/audit", "/ota/jobs",
+            "/ota/alerts", "/ota/reconciliation"}
 
 
 def _key(spec_path: str) -> str:

@@ -1,0 +1,138 @@
+"""Card balances against the ledger: every PoR and terminal upload that reports a balance.
+
+The ledger is the truth; the purse on the card is a replica. What the card should hold is the
+purse account's balance less its holds (top-ups not yet confirmed by the card are held). Each
+report keeps both figures and, when they differ, the likely reason:
+
+* the card holds more: a pending top-up already credited whose PoR is not processed yet, or a
+  top-up that was reversed after its PoRs went missing although the card applied it (the one
+  case that needs a person: credit the member again, or take the money back at a terminal);
+* the card holds less: purchases made offline and not uploaded yet by the terminals.
+
+The card's load counter (credits applied) is compared with the number of over-the-air top-ups
+the ledger confirmed for it; loads made elsewhere (top-up terminals, the issuing desk) show
+there. ``reconciliation`` lists, per card, the latest report that differs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, func, select
+
+from gateway.db.models import Card, TerminalRecord
+from gateway.db.models_ota import BalanceReport, OtaTopup
+from gateway.db.repositories import Page
+from gateway.db.uow import UnitOfWork
+from gateway.ota_core import JobState
+from gateway.ports import Event, EventBus, EventName
+from gateway.services import ledger, views
+from gateway.services.base import Deps, Principal, View, read
+
+_OPEN = (JobState.PENDING, JobState.SENT)
+
+
+async def report(uow: UnitOfWork, *, card_id: int, enterprise_id: int, source: str,
+                 reference: str, reported_fen: int,
+                 load_counter: int | None = None) -> BalanceReport:
+    """Record what the card reported beside what the ledger says now (same transaction)."""
+    purse = await ledger.account(uow, ledger.purse_code(card_id))
+    expected = purse.balance - purse.held
+    difference = reported_fen - expected
+    loads = None
+    if load_counter is not None:
+        loads = int((await uow.session.execute(select(func.count()).where(
+            OtaTopup.card_id == card_id, OtaTopup.state == JobState.CONFIRMED))).scalar_one())
+    explanation = None
+    if difference or (loads is not None and load_counter != loads):
+        explanation = await explain(uow, card_id, difference, load_counter, loads)
+    row = BalanceReport(
+        enterprise_id=enterprise_id, card_id=card_id, source=source, reference=reference,
+        reported_fen=reported_fen, ledger_fen=expected, difference_fen=difference,
+        load_counter=load_counter, ledger_loads=loads, explanation=explanation, at=uow.clock())
+    uow.session.add(row)
+    return row
+
+
+async def explain(uow: UnitOfWork, card_id: int, difference: int, load_counter: int | None,
+                  loads: int | None) -> str:
+    parts: list[str] = []
+    if difference > 0:
+        parts.append(await _more_on_card(uow, card_id, difference))
+    elif difference < 0:
+        parts.append(f"the card holds {-difference} fen less than the ledger: purchases made "
+                     "offline and not uploaded yet, or a terminal record missing")
+    if loads is not None and load_counter is not None and load_counter != loads:
+        parts.append(f"the card counts {load_counter} loads, the ledger {loads} over-the-air "
+                     "top-ups (loads at terminals or the issuing desk count on the card only)")
+    return "; ".join(parts)[:300]
+
+
+async def _more_on_card(uow: UnitOfWork, card_id: int, difference: int) -> str:
+    rows = list((await uow.session.scalars(select(OtaTopup).where(
+        OtaTopup.card_id == card_id,
+        OtaTopup.state.in_([*_OPEN, JobState.REVERSED])).order_by(OtaTopup.id))).all())
+    pending = [r for r in rows if r.state in _OPEN]
+    reversed_ = [r for r in rows if r.state is JobState.REVERSED]
+    if pending and (sum(r.amount_fen for r in pending) == difference
+                    or difference in {r.amount_fen for r in pending}):
+        ids = ", ".join(f"#{r.id}" for r in pending)
+        return (f"the card already holds pending top-up {ids}: its PoR is not processed yet "
+                "(it is confirmed when it is)")
+    match = next((r for r in reversed_ if r.amount_fen == difference), None)
+    if match is not None:
+        return (f"top-up #{match.id} was reversed after its PoRs went missing, but the card "
+                f"applied its {match.amount_fen} fen: credit the member again or recover it")
+    return f"the card holds {difference} fen more than the ledger: unexplained, investigate"
+
+
+def install(bus: EventBus) -> None:
+    """Compare the balances that terminal uploads carry, in the upload's transaction."""
+    bus.subscribe(on_records, [EventName.RECORDS_INGESTED])
+
+
+async def on_records(uow: UnitOfWork, event: Event) -> None:
+    payload = event.payload
+    stmt = select(TerminalRecord).where(
+        TerminalRecord.terminal_id == payload["terminal_id"],
+        TerminalRecord.seq.between(payload["first_seq"], payload["last_seq"]),
+        TerminalRecord.card_balance_fen.is_not(None), TerminalRecord.card_id.is_not(None),
+    ).order_by(TerminalRecord.seq)
+    latest: dict[int, TerminalRecord] = {}
+    for row in await uow.session.scalars(stmt):
+        assert row.card_id is not None
+        latest[row.card_id] = row  # the card's balance after its last record of the batch
+    for card_id, row in latest.items():
+        assert row.card_balance_fen is not None
+        await report(uow, card_id=card_id, enterprise_id=row.enterprise_id, source="terminal",
+                     reference=f"record:{row.id}", reported_fen=row.card_balance_fen)
+
+
+def report_view(row: BalanceReport, iccid: str) -> View:
+    return {"id": row.id, "iccid": iccid, "card_id": row.card_id, "source": row.source,
+            "reference": row.reference, "reported_fen": row.reported_fen,
+            "ledger_fen": row.ledger_fen, "difference_fen": row.difference_fen,
+            "load_counter": row.load_counter, "ledger_loads": row.ledger_loads,
+            "explanation": row.explanation, "at": views.ts(row.at)}
+
+
+async def reconciliation(deps: Deps, principal: Principal, enterprise_id: int | None,
+                         all_cards: bool, page: Page) -> View:
+    """The latest balance report of each card (only those that differ, unless ``all_cards``)."""
+    scoped = principal.enterprise_filter(enterprise_id)
+    latest = select(func.max(BalanceReport.id)).group_by(BalanceReport.card_id)
+    where: list[ColumnElement[bool]] = [BalanceReport.id.in_(latest)]
+    if scoped is not None:
+        where.append(BalanceReport.enterprise_id == scoped)
+    if not all_cards:
+        where.append((BalanceReport.difference_fen != 0)
+                     | (BalanceReport.load_counter != BalanceReport.ledger_loads))
+    if page.after is not None:
+        where.append(BalanceReport.id > page.after)
+
+    async def work(uow: UnitOfWork) -> View:
+        stmt = (select(BalanceReport, Card.iccid).join(Card, Card.id == BalanceReport.card_id)
+                .where(*where).order_by(BalanceReport.id).limit(page.limit + 1))
+        rows = (await uow.session.execute(stmt)).all()
+        items = [report_view(r, iccid) for r, iccid in rows]
+        return views.page(items, page.limit)
+
+    return await read(deps, work)
