@@ -400,10 +400,14 @@ async def run_fleet(host: str, port: int, count: int, state_dir: pathlib.Path, *
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, done.set)
-    async with fleet:
-        # One line on stdout tells scripts (tests, bench) that the fleet is bound.
-        print(f"fleet of {count} handsets bound as {system_id} ({fleet.config.address_range})",
-              flush=True)
-        await done.wait()
+    try:
+        async with fleet:
+            # One line on stdout tells scripts (tests, bench) that the fleet is bound.
+            print(f"fleet of {count} handsets bound as {system_id} "
+                  f"({fleet.config.address_range})", flush=True)
+            await done.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
     return 0
 

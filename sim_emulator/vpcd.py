@@ -132,17 +132,23 @@ class VpcdBridge:
     # -- the wire -------------------------------------------------------------------------
 
     def _serve(self, sock: socket.socket) -> None:
+        buffer = bytearray()
         while not self._stop.is_set():
-            header = _recv_exact(sock, 2)
-            if header is None:
+            chunk = sock.recv(65536)
+            # Re-armed after every recv: Linux clears TCP_QUICKACK as it acknowledges.
+            _quickack(sock)
+            if not chunk:
                 return
-            length = int.from_bytes(header, "big")
-            body = _recv_exact(sock, length) if length else b""
-            if body is None:
-                return
-            reply = self._handle(body)
-            if reply is not None:
-                sock.sendall(len(reply).to_bytes(2, "big") + reply)
+            buffer += chunk
+            while len(buffer) >= 2:
+                length = int.from_bytes(buffer[:2], "big")
+                if len(buffer) < 2 + length:
+                    break
+                body = bytes(buffer[2 : 2 + length])
+                del buffer[: 2 + length]
+                reply = self._handle(body)
+                if reply is not None:
+                    sock.sendall(len(reply).to_bytes(2, "big") + reply)
 
     def _handle(self, body: bytes) -> bytes | None:
         if len(body) == 1:
@@ -169,15 +175,3 @@ def _quickack(sock: socket.socket) -> None:
     if _TCP_QUICKACK is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
-    """Exactly ``n`` octets, or None when the peer closed; QUICKACK re-armed after each recv."""
-    chunks = bytearray()
-    while len(chunks) < n:
-        chunk = sock.recv(n - len(chunks))
-        _quickack(sock)
-        if not chunk:
-            return None
-        chunks += chunk
-    return bytes(chunks)

@@ -10,12 +10,22 @@ import pytest
 
 from ota.keys import derive_card_keyset
 from ota.mo_request import RequestType, open_request
-from ota.onecard_apdu import TAR_ONECARD, Credit, CreditResult, Install, Personalise, SubApp, script
+from ota.onecard_apdu import (
+    TAR_ONECARD,
+    Credit,
+    CreditResult,
+    Install,
+    OneCardCommand,
+    Personalise,
+    SubApp,
+    script,
+)
 from ota.packet import build_command
 from ota.por import verify_por
 from ota.remote import CompactResponse
 from ota.smspp import command_segments
 from sim_emulator.handset import Fleet, address_range, handsets_for, load_fleet_cards
+from sim_emulator.onecard import OneCardApplet
 from smpp.client import Esme
 from smpp.esmeconf import EsmeConfig
 from smpp.mo import MoMessage
@@ -36,11 +46,10 @@ class Gateway:
                          on_mo=self.inbound.put)
         self.counters: dict[str, int] = {}
 
-    async def ota(self, msisdn: str, iccid: str, *commands: object) -> CompactResponse:
+    async def ota(self, msisdn: str, iccid: str, *commands: OneCardCommand) -> CompactResponse:
         keyset = derive_card_keyset(MASTER, iccid)
         self.counters[iccid] = counter = self.counters.get(iccid, 0) + 1
-        packet = build_command(SPI_STRONG, keyset, TAR_ONECARD, counter,
-                               script(*commands))  # type: ignore[arg-type]
+        packet = build_command(SPI_STRONG, keyset, TAR_ONECARD, counter, script(*commands))
         await self.esme.submit_binary(msisdn, command_segments(packet), source=SERVICE)
         message = await asyncio.wait_for(self.inbound.get(), 10)
         assert message.source == msisdn and message.udh is not None
@@ -95,7 +104,7 @@ async def test_concurrent_top_ups_across_the_fleet(network: tuple[Fleet, Gateway
         await asyncio.wait_for(gateway.inbound.get(), 10)
     for h in handsets:
         onecard = h.card.applet_named("onecard")
-        assert onecard is not None and onecard.state.purse.balance == 300  # type: ignore[attr-defined]
+        assert isinstance(onecard, OneCardApplet) and onecard.state.purse.balance == 300
 
 
 async def test_menu_request_reaches_the_service_number(network: tuple[Fleet, Gateway]) -> None:
@@ -129,3 +138,21 @@ def test_address_range() -> None:
     assert address_range(["8613800000001"]) == "^\\+?8613800000001$"
     assert address_range(["8613800000001", "8613800000099"]) == "^\\+?86138000000\\d{2}$"
     assert address_range(["+861", "8622"]) == "^\\+?(861|8622)$"
+
+
+async def test_run_fleet_makes_cards_and_stops(tmp_path: pathlib.Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from sim_emulator.handset import run_fleet
+
+    async with Smsc(SmscConfig(port=0)) as smsc:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(run_fleet("127.0.0.1", smsc.port, 4, tmp_path,
+                                               system_id="fleet", password="", stop=stop))
+        for _ in range(200):
+            if "bound" in capsys.readouterr().out or any(b.system_id == "fleet"
+                                                         for b in smsc.binds):
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        assert await asyncio.wait_for(task, 10) == 0
+    assert len(list(tmp_path.glob("*.json"))) == 4
