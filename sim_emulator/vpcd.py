@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from sim_emulator.card import SimCard
-from sim_emulator.errors import VpcdError
+from sim_emulator.errors import SimError, VpcdError
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ class VpcdBridge:
                 self._serve(sock)
             except OSError as exc:
                 log.info("vpcd %s:%d link lost: %s", self.host, self.port, exc)
+            except SimError as exc:
+                # The card file could not be saved: a card that cannot keep its state leaves
+                # the reader rather than answer from memory it would lose.
+                log.error("card in vpcd %s:%d removed: %s", self.host, self.port, exc)
+                self._stop.set()
             finally:
                 self._close()
                 self.connected.clear()
