@@ -41,7 +41,8 @@ from sim_emulator.sw import Sw, proactive
 MAX_CHANNELS = 4  # basic channel plus three (TS 102 221 10.1.1: CLA b2b1)
 
 # Instructions that change nothing persistent: after them the card state needs no saving.
-_READ_ONLY = frozenset({0xA4, 0xF2, 0xB0, 0xB2, 0x12, 0x84, 0x70, 0xC0, 0xCA})
+# (INITIALIZE '50' and READ BALANCE '5C' of the purse keep only volatile state.)
+_READ_ONLY = frozenset({0xA4, 0xF2, 0xB0, 0xB2, 0x12, 0x84, 0x70, 0xC0, 0xCA, 0x5C, 0x50})
 
 Handler = Callable[["SimCard", CommandApdu, files.Channel], bytes]
 
