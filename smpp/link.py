@@ -17,7 +17,9 @@ from smpp.session import Event, Session
 
 log = logging.getLogger(__name__)
 
-FLUSH_PDUS = 16  # write out after this many queued PDUs even within one loop turn
+# Write out once this much is queued, even within one loop turn: the peer starts on the first
+# PDUs while we produce the rest, yet small PDUs (responses) still leave in few system calls.
+FLUSH_BYTES = 8192
 
 
 class LinkHandler(Protocol):
@@ -42,6 +44,7 @@ class Link(asyncio.Protocol):
         self.closed = False
         self.write_paused = False
         self._out: list[bytes] = []
+        self._queued = 0
         self._flush_scheduled = False
 
     # -- asyncio.Protocol
@@ -64,6 +67,7 @@ class Link(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._out.clear()
+        self._queued = 0
         self.handler.link_lost(self, exc)
 
     def pause_writing(self) -> None:
@@ -84,9 +88,8 @@ class Link(asyncio.Protocol):
             return
         out = self._out
         out.append(data)
-        if len(out) >= FLUSH_PDUS:
-            # Let the peer start on the first PDUs while we produce the rest: on two cores the
-            # two ends then work in parallel instead of taking turns over whole windows.
+        self._queued += len(data)
+        if self._queued >= FLUSH_BYTES:
             self.flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -101,6 +104,7 @@ class Link(asyncio.Protocol):
         if self._out and self.transport is not None and not self.closed:
             data = self._out[0] if len(self._out) == 1 else b"".join(self._out)
             self._out.clear()
+            self._queued = 0
             self.transport.write(data)
 
     def close(self) -> None:
