@@ -39,7 +39,6 @@ from smpp.session import (
     UnmatchedResponse,
 )
 from smpp.simulator.model import Outgoing
-from smpp.status import CommandStatus
 
 if TYPE_CHECKING:
     from smpp.simulator.smsc import Smsc
@@ -197,7 +196,7 @@ class EsmeBind:
         entry = self.inflight.pop(pdu.sequence, None)
         if entry is not None:
             status = pdu.command_status if isinstance(pdu, DeliverSmResp | GenericNack) else 0
-            self.smsc.settled(self, entry[0], CommandStatus.describe(status), status)
+            self.smsc.settled(self, entry[0], status)
 
     def keepalive(self, now: float) -> None:
         """enquire_link on an idle bind; a bind that does not answer is dropped."""

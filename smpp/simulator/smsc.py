@@ -336,7 +336,7 @@ class Smsc:
             return True
         return False
 
-    def settled(self, bind: EsmeBind, outgoing: Outgoing, reason: str, status: int) -> None:
+    def settled(self, bind: EsmeBind, outgoing: Outgoing, status: int) -> None:
         """A deliver_sm was answered (status) by ``bind``."""
         if status in TEMPORARY:
             self._retry_later(outgoing)
@@ -347,7 +347,7 @@ class Smsc:
             self.stats["receipts_delivered"] += 1
         else:
             self.stats["receipts_refused"] += 1
-            log.info("%s refused a receipt: %s", bind.describe(), reason)
+            log.info("%s refused a receipt: %s", bind.describe(), S.describe(status))
 
     def _retry_later(self, outgoing: Outgoing) -> None:
         self.stats["retries"] += 1
@@ -380,7 +380,7 @@ class Smsc:
             dest_addr_ton=pdu.source_addr_ton,
             dest_addr_npi=pdu.source_addr_npi,
             destination_addr=pdu.source_addr,
-            esm_class=EsmClass.DELIVERY_RECEIPT,
+            esm_class=int(EsmClass.DELIVERY_RECEIPT),
             short_message=text,
             receipted_message_id=stored.message_id if config.receipt_tlvs else None,
             message_state=stored.state if config.receipt_tlvs else None,
@@ -491,7 +491,7 @@ class Smsc:
                 source_addr_npi=1,
                 source_addr=source,
                 destination_addr=destination,
-                esm_class=EsmClass.UDHI if udhi else 0,
+                esm_class=int(EsmClass.UDHI) if udhi else 0,
                 protocol_id=protocol_id,
                 data_coding=coding if data_coding is None or text is None else data_coding,
                 short_message=short_message,
