@@ -131,8 +131,9 @@ class ExportRun:
             sink.write(encoder.begin())
 
     def feed(self, cdrs: Iterable[Cdr]) -> None:
-        add = self.book.add
-        for chunk in chunks(self.rater.rate_all(cdrs)):
+        add, rate = self.book.add, self.rater.rate
+        for batch in chunks(cdrs):
+            chunk = list(map(rate, batch))
             for rated in chunk:
                 add(rated)
             for encoder, sink in self.outputs:

@@ -43,7 +43,7 @@ _CSV_SPECIAL = frozenset(',"\r\n')
 
 
 def _csv(value: object) -> str:
-    text = str(value)
+    text = value if value.__class__ is str else str(value)
     if _CSV_SPECIAL.isdisjoint(text):
         return text
     return '"' + text.replace('"', '""') + '"'

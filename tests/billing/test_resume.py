@@ -11,6 +11,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from billing import jobs
 from billing.cdr import Cdr, CdrKind, make_cdr_id
 from billing.files import complete_file
@@ -20,9 +22,11 @@ from gateway.services.base import Deps
 from tests.billing.conftest import Clock
 from tests.gateway.helpers import Api, World
 
+pytestmark = pytest.mark.slow
+
 OCT = Period(2026, 10)
-RECORDS = 30_000
-KILL_AT = 10_000
+RECORDS = 20_000
+KILL_AT = 8_000
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs the job in another process and kills that process, the hard way, once it has fed
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CRASHING_EXPORT = """
 import asyncio, os, signal, sys
 from pathlib import Path
+import pytest
+
 from billing import jobs
 from gateway.db.engine import Database
 from gateway.ports import EventBus, utcnow
