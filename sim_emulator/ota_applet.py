@@ -106,10 +106,16 @@ class OtaState:
                    {str(t): int(v) for t, v in raw.get("msl", {}).items()})
 
     def install(self, keyset: OtaKeyset) -> None:
-        """Add or replace the key set with the same KIc/KID indices (keeps its counter)."""
+        """Add a key set, or replace the one with the same KID index.
+
+        New key material starts a new counter at 0: no packet secured with the old keys can
+        verify under the new ones, so the old counter protects nothing, and the gateway
+        (which derived the new keys) starts its counter afresh too.
+        """
         for stored in self.keysets:
             if stored.keyset.kid_index == keyset.kid_index:
-                stored.keyset = keyset
+                if stored.keyset != keyset:
+                    stored.keyset, stored.counter = keyset, 0
                 return
         self.keysets.append(StoredKeyset(keyset))
 

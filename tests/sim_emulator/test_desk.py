@@ -88,3 +88,18 @@ def test_malformed_put_key_answers_wrong_data() -> None:
     assert card.execute(apdu)[-2:] == b"\x6a\x80"
     apdu = session.wrap(issuing.INS_PUT_KEY, 0, 0, bytes.fromhex("c905"))
     assert card.execute(apdu)[-2:] == b"\x6a\x80"
+
+
+def test_new_ota_keys_restart_the_counter_same_keys_keep_it() -> None:
+    from tests.sim_emulator.helpers import OtaSender
+
+    card, secrets = fresh_card()
+    ota = card.applet_named("ota")
+    assert isinstance(ota, OtaApplet)
+    OtaSender(card, secrets.ota).send(bytes.fromhex("4f4e45"), b"")
+    assert ota.state.keysets[0].counter == 1
+    ota.state.install(secrets.ota)
+    assert ota.state.keysets[0].counter == 1
+    derived = derive_card_keyset(OTA_MASTER, secrets.identity.iccid)
+    ota.state.install(derived)
+    assert ota.state.keysets[0].keyset == derived and ota.state.keysets[0].counter == 0
