@@ -7,6 +7,8 @@ import pathlib
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ota.conformance import keyset_of, spi_of
 from ota.counters import COUNTER_MAX
@@ -19,9 +21,19 @@ from sim_emulator.card import SimCard
 from sim_emulator.factory import new_card_state, open_card
 from sim_emulator.ota_applet import OtaApplet, StoredKeyset
 from sim_emulator.sw import Sw
-from smpp.sms import SmsSubmit
+from smpp.sms import SmsDeliver, SmsSubmit
+from smpp.sms_fields import Address
+from smpp.udh import Udh
 from stk.commands import SendShortMessage, decode_proactive_command
-from tests.sim_emulator.helpers import SPI_STRONG, SPI_SUBMIT, OtaSender, envelopes, fresh_card
+from stk.envelopes import SmsPpDownload
+from tests.sim_emulator.helpers import (
+    SCTS,
+    SPI_STRONG,
+    SPI_SUBMIT,
+    OtaSender,
+    envelopes,
+    fresh_card,
+)
 
 VECTORS = json.loads((pathlib.Path(__file__).parents[1] / "data" /
                       "sim-conformance.json").read_text())["cases"]
@@ -254,3 +266,37 @@ def test_packet_too_short_for_its_header_gets_no_por() -> None:
         response = card.execute(apdu)
     assert card.last_internal_error is None
     assert response == b"\x90\x00"  # nothing can be addressed: no PoR (TS 102 225 5.2)
+
+
+_FUZZ: list[SimCard] = []
+
+
+def _fuzz_card() -> SimCard:
+    if not _FUZZ:
+        _FUZZ.append(fresh_card()[0])
+    return _FUZZ[0]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200), st.booleans())
+def test_random_packets_never_crash_the_card(body: bytes, concatenated: bool) -> None:
+    """Any SMS-PP user data: an answer (status word or PoR), never an exception."""
+    card = _fuzz_card()
+    udh = bytes.fromhex("0700030a0201" + "7000") if concatenated else bytes.fromhex("027000")
+    tpdu = SmsDeliver(Address.parse("10658888"), SCTS, 0x7F, 0xF6, Udh.decode(udh)[0],
+                      body[:140 - len(udh)]).encode()
+    response = card.execute(SmsPpDownload(tpdu=tpdu).to_apdu())
+    assert card.last_internal_error is None and len(response) >= 2
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=120))
+def test_random_envelopes_and_terminal_responses(data: bytes) -> None:
+    card = _fuzz_card()
+    for prefix in (b"\xd1", b"\xd3"):
+        value = prefix + bytes((len(data) & 0x7F,)) + data[:0x7F]
+        card.execute(bytes((0x80, 0xC2, 0, 0, len(value))) + value)
+        assert card.last_internal_error is None
+    if data:
+        card.execute(bytes((0x80, 0x14, 0, 0, min(len(data), 255))) + data[:255])
+        assert card.last_internal_error is None
