@@ -20,7 +20,10 @@ delivers twice is acted on once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,8 +74,35 @@ async def sender(deps: Deps, number: str) -> Sender | None:
         return Sender(number, found[0], card, state.mo_counter if state else 0)
 
 
-async def handle_request(deps: Deps, keys: KeyCache, number: str, packet: bytes) -> str:
+class NumberLocks:
+    """One lock per sending number: a card's requests are handled one after the other, in the
+    order they arrived, so a request never finds a later one's counter already stored."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, number: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(number, asyncio.Lock())
+        self._users[number] = self._users.get(number, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[number] -= 1
+            if not self._users[number]:
+                del self._users[number], self._locks[number]
+
+
+async def handle_request(deps: Deps, keys: KeyCache, locks: NumberLocks, number: str,
+                         packet: bytes) -> str:
     """One ciphered MO request from ``number``; returns a label (``done``, ``alert:*``...)."""
+    async with locks.hold(number):
+        return await _handle(deps, keys, number, packet)
+
+
+async def _handle(deps: Deps, keys: KeyCache, number: str, packet: bytes) -> str:
     who = await sender(deps, number)
     if who is None:
         return await _alert(deps, "unknown_sender", number, "no live card for this number")

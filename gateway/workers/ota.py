@@ -77,6 +77,7 @@ class OtaEngine:
         self.link = link
         self.settings = ota_jobs.OtaSettings.of(deps.settings)
         self.keys = KeyCache(deps.vault)
+        self._numbers = stk_requests.NumberLocks()
         self.metrics = OtaMetrics(metrics)
         self._wake = asyncio.Event()
         self._pors: list[tuple[PorIn, asyncio.Future[str]]] = []
@@ -149,7 +150,8 @@ class OtaEngine:
             return True
         if udh is not None and udh.has(Iei.CPI) and _is_request(message.payload):
             label = await stk_requests.handle_request(
-                self.deps, self.keys, ota_flow.number_of(message.source), message.payload)
+                self.deps, self.keys, self._numbers, ota_flow.number_of(message.source),
+                message.payload)
             self.metrics.label(label)
             self._wake.set()
             return True

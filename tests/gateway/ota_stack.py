@@ -246,4 +246,4 @@ def lose_pors(phone: Phone, count: int) -> LosePors:
     return loser
 
 
-__all__ = ["PASSWORD", "SubApp", "eventually"]
+__all__ = ["PASSWORD", "SERVICE_NUMBER", "SubApp", "eventually"]
