@@ -5,6 +5,7 @@
   reader slots (PORT, PORT+1, ...), so pyscard, ``pcsc_scan`` and ``opensc-tool`` see them. A
   missing FILE is created with a fresh test card (its secrets printed once).
 - ``sim fleet --smsc HOST:PORT --count N --state DIR``: N handsets with cards on one SMPP bind.
+- ``sim phone --smsc HOST:PORT --card FILE``: one handset at the console (menu, input, inbox).
 - ``sim show --card FILE``: identity, sub-applications and balance (no secrets).
 """
 
@@ -58,7 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _masters(fleet)
     show = sub.add_parser("show", help="print a card's identity and applications")
     show.add_argument("--card", type=pathlib.Path, required=True, metavar="FILE")
-    for action in (new, serve, fleet, show):
+    phone = sub.add_parser("phone", help="one handset at the console: menu, input, inbox")
+    phone.add_argument("--smsc", default="127.0.0.1:2775", metavar="HOST:PORT")
+    phone.add_argument("--card", type=pathlib.Path, required=True, metavar="FILE")
+    phone.add_argument("--system-id", default="phone")
+    phone.add_argument("--password", default="")
+    _masters(phone)
+    for action in (new, serve, fleet, show, phone):
         action.add_argument("--log-level", default="INFO")
 
 
@@ -79,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             return _serve(args)
         if args.sim_command == "fleet":
             return _fleet(args)
+        if args.sim_command == "phone":
+            return _phone(args)
         return _show(args)
     except SimError as exc:
         print(f"onecard sim: {exc}", file=sys.stderr)
@@ -131,6 +140,19 @@ def _fleet(args: argparse.Namespace) -> int:
                                  password=args.password, msisdn_base=args.msisdn_base,
                                  ota_master=args.ota_master,
                                  factory_master=args.factory_master))
+
+
+def _phone(args: argparse.Namespace) -> int:
+    from sim_emulator.console import run_console
+    from sim_emulator.handset import Fleet, handsets_for
+
+    host, port = parse_endpoint(args.smsc, 2775)
+    card_file = ensure_card(args.card, args)
+    card_file.durable = False
+    (handset,) = handsets_for([card_file])
+    fleet = Fleet([handset], host, port, system_id=args.system_id, password=args.password)
+    asyncio.run(run_console(fleet, handset))
+    return 0
 
 
 def _show(args: argparse.Namespace) -> int:

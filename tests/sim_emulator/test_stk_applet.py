@@ -130,3 +130,22 @@ async def test_unknown_menu_item() -> None:
         await handset.press_menu("不存在")
     with pytest.raises(HandsetError):
         await handset.type_input("1")
+
+
+async def test_console_commands() -> None:
+    from sim_emulator.console import handle
+
+    handset, ota, outbox = await phone()
+    ota.onecard(Install(SubApp.DOOR, 1))
+    said: list[str] = []
+    assert await handle(handset, "press 2", said.append)
+    assert any(line.startswith("choose:") for line in said)
+    assert await handle(handset, "select 门禁", said.append)
+    assert any(line.startswith("input wanted:") for line in said)
+    assert await handle(handset, "input 8888", said.append)
+    assert any(TEXT_SENT in line for line in said) and len(outbox.sent) == 1
+    said.clear()
+    assert await handle(handset, "press 9", said.append)
+    assert said[0].startswith("! no menu item") and said[1].startswith("menu:")
+    assert await handle(handset, "bogus", said.append) and said[-1].startswith("menu |")
+    assert not await handle(handset, "quit", said.append)
