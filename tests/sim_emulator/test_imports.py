@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).parents[2] / "sim_emulator"
 FORBIDDEN = {"asyncio", "socket", "aiohttp", "sqlalchemy", "selectors", "threading",
              "subprocess", "urllib", "smartcard", "cryptography"}
 # The modules that talk to the outside world (sockets, files, readers, HTTP, SMPP).
-ADAPTERS = {"vpcd.py", "handset.py", "storage.py", "transport.py", "uplink.py"}
+ADAPTERS = {"vpcd.py", "handset.py", "storage.py", "transport.py", "uplink.py", "console.py"}
 
 
 def _imports(path: pathlib.Path) -> set[str]:
