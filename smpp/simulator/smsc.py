@@ -66,6 +66,7 @@ S = CommandStatus
 TEMPORARY: Final = frozenset({S.ESME_RX_T_APPN, S.ESME_RMSGQFUL, S.ESME_RTHROTTLED, S.ESME_RSYSERR})
 NETWORK: Final = "network"  # origin of MOs injected by inject_mo
 _KNOWN_MAX: Final = 100_000  # messages kept for query_sm
+_STAT_KEYS: Final = {state: state.name.lower() for state in MessageState}
 
 
 class Smsc:
@@ -359,7 +360,7 @@ class Smsc:
             return
         stored.state = state
         stored.done_at = self._wallclock()
-        self.stats[state.name.lower()] += 1
+        self.stats[_STAT_KEYS[state]] += 1
         if stored.wants_receipt:
             receipt = Outgoing(self._receipt_pdu(stored, error), receipt_for=stored)
             self.stats["receipts"] += 1
