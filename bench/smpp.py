@@ -7,6 +7,10 @@ the ESME has a core to itself. Each case sends ``--messages`` messages of 70 UCS
 (one segment each) and measures from the first submit_sm to the last submit_sm_resp, or to the
 last delivery receipt when every message asks for one (registered_delivery=1).
 
+Besides the rate, each case reports the CPU time the ESME process spent per message
+(``time.process_time``): on a shared machine the rate depends on what else runs, the CPU cost
+much less.
+
 The baseline is the bare loop the notes measured (notes/smpp.md): smpplib as codec
 (``make_pdu(...).generate()``, ``parse_pdu``) inside one asyncio Protocol, a window counter
 and nothing else; no segmentation, no message ids, no receipt parsing. The ESME runs the whole
@@ -77,7 +81,7 @@ def start_simulator() -> tuple[subprocess.Popen[str], int]:
     return process, int(line.rsplit(":", 1)[1])
 
 
-async def run_esme(port: int, messages: int, window: int, receipts: bool) -> float:
+async def run_esme(port: int, messages: int, window: int, receipts: bool) -> tuple[float, float]:
     received = 0
     done = asyncio.get_running_loop().create_future()
 
@@ -92,7 +96,7 @@ async def run_esme(port: int, messages: int, window: int, receipts: bool) -> flo
     )
     esme = Esme(config, on_receipt=on_receipt)
     await esme.start(timeout=10)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     # Keep about two windows queued ahead, as the gateway's outbox dispatcher does: messages
     # are prepared while earlier ones are on the wire, not all before the first is sent.
     ahead, step = 2 * window, max(1, window // 2)
@@ -106,9 +110,9 @@ async def run_esme(port: int, messages: int, window: int, receipts: bool) -> flo
     await asyncio.gather(*futures)
     if receipts:
         await asyncio.wait_for(done, 120)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await esme.stop()
-    return messages / elapsed
+    return messages / elapsed, cpu / messages
 
 
 class _Baseline(asyncio.Protocol):
@@ -188,21 +192,23 @@ class _Baseline(asyncio.Protocol):
             self.finished.set_result(None)
 
 
-async def run_baseline(port: int, messages: int, window: int, receipts: bool) -> float:
+async def run_baseline(
+    port: int, messages: int, window: int, receipts: bool
+) -> tuple[float, float]:
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_connection(
         lambda: _Baseline(messages, window, receipts), "127.0.0.1", port
     )
     await asyncio.wait_for(protocol.bound, 10)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     protocol.fill()
     await asyncio.wait_for(protocol.finished, 120)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     unbind = smpplib.smpp.make_pdu("unbind", client=protocol.codec, sequence=protocol.sequence + 1)
     transport.write(unbind.generate())
     await asyncio.sleep(0.05)
     transport.close()
-    return messages / elapsed
+    return messages / elapsed, cpu / messages
 
 
 def main() -> None:
@@ -218,10 +224,15 @@ def main() -> None:
             for window in windows:
                 label = f"window {window}, {'with' if receipts else 'no'} receipts"
                 for name, runner in (("baseline", run_baseline), ("esme", run_esme)):
-                    rate = asyncio.run(runner(port, args.messages, window, receipts))
+                    rate, cpu = asyncio.run(runner(port, args.messages, window, receipts))
                     key = f"{name}_w{window}_{'dlr' if receipts else 'nodlr'}"
                     figures[key] = round(rate)
-                    print(f"{name:8} {label}: {rate:,.0f} submit_sm/s", flush=True)
+                    figures[f"{key}_cpu_us"] = round(cpu * 1e6, 1)
+                    print(
+                        f"{name:8} {label}: {rate:,.0f} submit_sm/s,"
+                        f" {cpu * 1e6:.1f} us of ESME CPU per message",
+                        flush=True,
+                    )
                 ratio = figures[f"esme_w{window}_{'dlr' if receipts else 'nodlr'}"] / max(
                     1, figures[f"baseline_w{window}_{'dlr' if receipts else 'nodlr'}"]
                 )
