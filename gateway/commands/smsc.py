@@ -67,6 +67,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--retry-interval", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument("--window", type=int, default=10, help="outstanding deliver_sm per bind")
+    parser.add_argument("--log-level", default="INFO")
+    _fault_arguments(parser)
+
+
+def _fault_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("fault knobs")
     faults.add_argument("--throttle-every", type=int, default=0, metavar="N")
     faults.add_argument("--queue-full-every", type=int, default=0, metavar="N")
@@ -75,7 +80,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--unbind-after", type=int, default=0, metavar="N")
     faults.add_argument("--silent-enquire-link", action="store_true")
     faults.add_argument("--early-receipts", action="store_true")
-    parser.add_argument("--log-level", default="INFO")
 
 
 def build_config(args: argparse.Namespace) -> SmscConfig:

@@ -476,39 +476,36 @@ class Smsc:
         data_coding: int | None = None,
     ) -> tuple[str, ...]:
         """A message from the radio network (a handset not emulated) to ``destination``,
-        routed like any other; text is segmented as a handset would. Returns its ids."""
+        routed like any other. Text is segmented as a handset would; binary segments are whole
+        TP-UDs with their UDH (data_coding 0xF6 unless given). Returns the part ids."""
         if text is not None:
             segments = split_text(text, reference=len(self._known) & 0xFF)
             parts = [(s.short_message, s.esm_udhi, int(s.coding)) for s in segments]
         else:
-            parts = [
-                (bytes(s), True, 0xF6 if data_coding is None else data_coding)
-                for s in tp_ud_segments
-            ]
-        ids = []
-        for short_message, udhi, coding in parts:
-            pdu = SubmitSm(
-                source_addr_ton=1,
-                source_addr_npi=1,
-                source_addr=source,
-                destination_addr=destination,
-                esm_class=int(EsmClass.UDHI) if udhi else 0,
-                protocol_id=protocol_id,
-                data_coding=coding if data_coding is None or text is None else data_coding,
-                short_message=short_message,
-            )
-            stored = StoredMessage(
-                self._ids.next(),
-                pdu,
-                NETWORK,
-                self._wallclock(),
-                self.now() + self.config.default_validity,
-            )
-            self._remember(stored)
-            self._log(NETWORK, pdu, stored.message_id)
-            self._dispatch(stored)
-            ids.append(stored.message_id)
-        return tuple(ids)
+            coding = 0xF6 if data_coding is None else data_coding
+            parts = [(bytes(segment), True, coding) for segment in tp_ud_segments]
+        return tuple(self._inject(source, destination, part, protocol_id) for part in parts)
+
+    def _inject(
+        self, source: str, destination: str, part: tuple[bytes, bool, int], protocol_id: int
+    ) -> str:
+        short_message, udhi, coding = part
+        pdu = SubmitSm(
+            source_addr_ton=1,
+            source_addr_npi=1,
+            source_addr=source,
+            destination_addr=destination,
+            esm_class=int(EsmClass.UDHI) if udhi else 0,
+            protocol_id=protocol_id,
+            data_coding=coding,
+            short_message=short_message,
+        )
+        expires = self.now() + self.config.default_validity
+        stored = StoredMessage(self._ids.next(), pdu, NETWORK, self._wallclock(), expires)
+        self._remember(stored)
+        self._log(NETWORK, pdu, stored.message_id)
+        self._dispatch(stored)
+        return stored.message_id
 
 
 __all__ = ["NETWORK", "Smsc"]
