@@ -26,6 +26,7 @@ from gateway.services import admins
 from gateway.services.base import Deps
 from gateway.settings import Settings
 from gateway.vault import Vault
+from gateway.workers import bills as bill_workers
 from gateway.workers import lifecycle as outbox_workers
 from gateway.workers import ota as ota_workers
 
@@ -74,6 +75,7 @@ def create_app(
     app.cleanup_ctx.append(_database)
     outbox_workers.install(app)  # SMSC link, outbox dispatcher, members' lifecycle SMS
     ota_workers.install(app)  # OTA job engine on that link; jobs from lifecycle events
+    bill_workers.install(app)  # bill runs and schedules, MO opt-out keywords, enterprise rates
     return app
 
 

@@ -11,6 +11,7 @@ from gateway import keys
 from gateway.api import (
     admins,
     billing,
+    bills,
     cards,
     enterprises,
     lifecycle,
@@ -121,6 +122,7 @@ ROUTES: tuple[RouteSpec, ...] = (
     *billing.ROUTES,  # carriers, plans, accounts, exports, reconciliation (gateway.api.billing)
     *sms.ROUTES,  # the SMS outbox (gateway.api.sms)
     *ota.ROUTES,  # over-the-air issuance, top-ups, jobs, reconciliation (gateway.api.ota)
+    *bills.ROUTES,  # SMS bills, bill runs, notices, opt-outs (gateway.api.bills)
 )
 
 

@@ -125,9 +125,53 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/ota/jobs/{job_id}"): Case(lambda w: f"{V1}/ota/jobs/1", 404),
     ("GET", "/ota/alerts"): Case(lambda w: f"{V1}/ota/alerts", 200),
     ("GET", "/ota/reconciliation"): Case(lambda w: f"{V1}/ota/reconciliation", 200),
+    # SMS bills, notices and opt-outs (gateway.api.bills): naming A is refused, A's rows are
+    # not found.
+    **{(m, p): Case(lambda w, p=p: f"{V1}{p}?enterprise_id={w.a.id}", 403, body)
+       for m, p, body in [
+           ("GET", "/bill-settings", None),
+           ("PUT", "/bill-settings", lambda w: {"max_segments": 1}),
+           ("GET", "/bill-templates", None),
+           ("GET", "/bill-schedules", None)]},
+    ("GET", "/bill-templates/{kind}"): Case(
+        lambda w: f"{V1}/bill-templates/attendance?enterprise_id={w.a.id}", 403),
+    ("PUT", "/bill-templates/{kind}"): Case(
+        lambda w: f"{V1}/bill-templates/attendance?enterprise_id={w.a.id}", 403,
+        lambda w: {"source": "x"}),
+    ("DELETE", "/bill-templates/{kind}"): Case(
+        lambda w: f"{V1}/bill-templates/attendance?enterprise_id={w.a.id}", 403),
+    ("POST", "/bill-templates/{kind}/preview"): Case(
+        lambda w: f"{V1}/bill-templates/attendance/preview", 404,
+        lambda w: {"member_id": a_member(w)}),
+    ("PUT", "/bill-schedules/{cadence}"): Case(
+        lambda w: f"{V1}/bill-schedules/monthly?enterprise_id={w.a.id}", 403, lambda w: {}),
+    ("DELETE", "/bill-schedules/{cadence}"): Case(
+        lambda w: f"{V1}/bill-schedules/monthly?enterprise_id={w.a.id}", 403),
+    ("POST", "/bill-runs"): Case(lambda w: f"{V1}/bill-runs", 403,
+                                 lambda w: {"period": "2026-10", "enterprise_id": w.a.id}),
+    ("GET", "/bill-runs"): Case(lambda w: f"{V1}/bill-runs", 200),
+    ("GET", "/bill-runs/{run_id}"): Case(lambda w: f"{V1}/bill-runs/1", 404),
+    ("POST", "/bill-runs/{run_id}/cancel"): Case(lambda w: f"{V1}/bill-runs/1/cancel", 404),
+    ("GET", "/bill-runs/{run_id}/report"): Case(lambda w: f"{V1}/bill-runs/1/report", 404),
+    ("GET", "/bill-runs/{run_id}/report.csv"): Case(lambda w: f"{V1}/bill-runs/1/report.csv",
+                                                    404),
+    ("POST", "/notices"): Case(
+        lambda w: f"{V1}/notices?template=general&enterprise_id={w.a.id}", 403,
+        data="工号,内容\nE1,x\n".encode()),
+    ("GET", "/notices"): Case(lambda w: f"{V1}/notices", 200),
+    ("GET", "/notices/{notice_id}"): Case(lambda w: f"{V1}/notices/1", 404),
+    ("GET", "/notices/{notice_id}/items"): Case(lambda w: f"{V1}/notices/1/items", 404),
+    ("POST", "/notices/{notice_id}/send"): Case(lambda w: f"{V1}/notices/1/send", 404,
+                                                lambda w: {"mode": "valid"}),
+    ("POST", "/notices/{notice_id}/discard"): Case(lambda w: f"{V1}/notices/1/discard", 404),
+    ("GET", "/opt-outs"): Case(lambda w: f"{V1}/opt-outs", 200),
+    ("POST", "/opt-outs"): Case(lambda w: f"{V1}/opt-outs", 404,
+                                lambda w: {"member_id": a_member(w)}),
+    ("DELETE", "/opt-outs/{member_id}"): Case(lambda w: f"{V1}/opt-outs/{a_member(w)}", 404),
 }
 # Listings that take an enterprise filter: naming A's id is refused outright.
-FILTERED = {"/admins", "/members", "/cards", "/terminals", "/records", "/audit", "/ota/jobs",
+FILTERED = {"/bill-runs", "/notices", "/opt-outs",
+            "/admins", "/members", "/cards", "/terminals", "/records", "/audit", "/ota/jobs",
             "/ota/alerts", "/ota/reconciliation"}
 
 

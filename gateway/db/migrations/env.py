@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import billing.models  # noqa: F401  (billing's tables share the metadata; autogenerate sees them)
+import gateway.db.models_bills  # noqa: F401  (bills, notices, opt-outs, likewise)
 import gateway.db.models_ota  # (the OTA job engine's tables, likewise)
 import gateway.db.models_outbox  # noqa: F401  (the SMS outbox's tables, likewise)
 from gateway.db.models import Base

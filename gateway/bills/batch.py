@@ -1,0 +1,134 @@
+"""One batch of a bill run: read the members and their records, make each member's texts.
+
+``Plan`` is what a run needs that does not change while it runs (compiled templates, the
+attendance calendar, the enterprise's text policy); it is built once per claim. ``read``
+gathers a batch's data in one read-only transaction; ``render`` is pure and makes one
+``Item`` per member and kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bills import consumption, context, store
+from gateway.bills.attendance import Calendar
+from gateway.bills.config import EnterpriseConfig
+from gateway.bills.consumption import Movement
+from gateway.bills.errors import TooManySegments
+from gateway.bills.period import BillPeriod
+from gateway.bills.render import Compiled, TemplateKind
+from gateway.db.models_bills import Outcome
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: int
+    cfg: EnterpriseConfig
+    period: BillPeriod
+    kinds: tuple[TemplateKind, ...]
+    as_of: datetime
+    urgent: bool
+    templates: Mapping[TemplateKind, Compiled]
+    calendar: Calendar
+
+    @property
+    def batch_id(self) -> str:
+        return f"bill-run:{self.run_id}"
+
+    def dedupe_key(self, member_id: int, kind: TemplateKind) -> str:
+        return f"bill:{self.run_id}:{member_id}:{kind.value}"
+
+
+@dataclass
+class Data:
+    members: list[store.MemberRow]
+    punches: dict[int, list[datetime]] = field(default_factory=dict)
+    moves: dict[int, list[Movement]] = field(default_factory=dict)
+    undos: dict[int, list[Movement]] = field(default_factory=dict)
+    balances: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    member: store.MemberRow
+    kind: TemplateKind
+    outcome: Outcome
+    text: str = ""
+    segments: int = 0
+
+
+async def read(session: AsyncSession, plan: Plan, cursor: int, limit: int) -> Data:
+    members = await store.members_after(session, plan.cfg.enterprise_id, cursor, plan.as_of,
+                                        limit)
+    return await gather(session, plan, members)
+
+
+async def gather(session: AsyncSession, plan: Plan, members: list[store.MemberRow]) -> Data:
+    data = Data(members)
+    wanted = [m.id for m in members if not m.opted_out]
+    if not wanted:
+        return data
+    start, end = plan.period.start, plan.period.end
+    if TemplateKind.ATTENDANCE in plan.kinds:
+        data.punches = await store.punches(session, wanted, start, end, plan.as_of)
+    if TemplateKind.CONSUMPTION in plan.kinds:
+        data.moves, data.undos = await store.movements(session, wanted, start, end, plan.as_of)
+        data.balances = await store.balances(session, wanted)
+    return data
+
+
+def contexts(plan: Plan, data: Data, member: store.MemberRow,
+             kind: TemplateKind) -> dict[str, object]:
+    cfg = plan.cfg
+    base = context.base(cfg.name, cfg.code,
+                        context.member_view(member.name, member.employee_no, member.department),
+                        _period_view(plan))
+    if kind is TemplateKind.ATTENDANCE:
+        summary = plan.calendar.summarise(data.punches.get(member.id, ()), joined=member.joined)
+        return context.attendance(base, summary, cfg.rules)
+    spend = consumption.summarise(data.moves.get(member.id, ()), data.undos.get(member.id, ()),
+                                  data.balances.get(member.id))
+    return context.consumption(base, spend)
+
+
+_PERIOD_VIEWS: dict[BillPeriod, dict[str, str]] = {}
+
+
+def _period_view(plan: Plan) -> dict[str, str]:
+    view = _PERIOD_VIEWS.get(plan.period)
+    if view is None:
+        if len(_PERIOD_VIEWS) > 256:
+            _PERIOD_VIEWS.clear()
+        view = _PERIOD_VIEWS[plan.period] = context.period_view(plan.period)
+    return view
+
+
+def render(plan: Plan, data: Data) -> list[Item]:
+    """One item per member and kind. A template error (TemplateInvalid) propagates: it is the
+    template's fault, not the member's, and stops the run."""
+    items: list[Item] = []
+    for member in data.members:
+        for kind in plan.kinds:
+            items.append(_item(plan, data, member, kind))
+    return items
+
+
+def _item(plan: Plan, data: Data, member: store.MemberRow, kind: TemplateKind) -> Item:
+    if member.opted_out:
+        return Item(member, kind, Outcome.OPTED_OUT)
+    try:
+        measured = plan.templates[kind].measure(contexts(plan, data, member, kind))
+    except TooManySegments as exc:
+        return Item(member, kind, Outcome.TOO_LONG, segments=exc.segments)
+    return Item(member, kind, Outcome.QUEUED, measured.text, measured.segments)
+
+
+def counts(items: Sequence[Item]) -> dict[Outcome, int]:
+    out = dict.fromkeys(Outcome, 0)
+    for item in items:
+        out[item.outcome] += 1
+    return out

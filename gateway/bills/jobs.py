@@ -1,0 +1,232 @@
+"""Bill runs as resumable jobs: claim a run, bill its members batch by batch, finish it.
+
+A run's whole state is in ``bill_runs``: ``cursor`` (the last member id billed), counters, and
+a claim (``claimed_by`` until ``lease_until``). A batch is:
+
+1. read the next members after the cursor and their records (read-only transaction);
+2. render their texts (no transaction open: SQLite has one writer, and it is shared with the
+   outbox dispatcher);
+3. one write transaction: advance the cursor *only if* this worker still holds the run, it is
+   still running and the cursor is still where the batch started
+   (``UPDATE ... WHERE claimed_by = me AND state = 'running' AND cursor = old``), queue the
+   SMS in the outbox (dedupe key ``bill:<run>:<member>:<kind>``) and write one
+   ``bill_run_members`` row per member and kind (unique).
+
+A process killed anywhere leaves either a whole batch or none of it. Its claim lapses with
+its lease; the next claimer (a worker on start, ``onecard bill run --resume``) continues
+from the cursor. Two claimers racing for one run cannot both advance the same cursor, and the
+unique keys would refuse a second bill anyway: every member is billed exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Select, Table, insert, or_, select, update
+
+from gateway.bills import batch, config
+from gateway.bills.attendance import Calendar
+from gateway.bills.errors import TemplateInvalid
+from gateway.bills.period import BillPeriod
+from gateway.bills.policy import not_before
+from gateway.bills.render import TemplateKind
+from gateway.db.models_bills import BillRun, BillRunMember, Outcome, RunState
+from gateway.db.models_outbox import SmsKind
+from gateway.db.uow import UnitOfWork
+from gateway.errors import Conflict
+from gateway.services import outbox
+from gateway.services.base import Deps
+
+log = logging.getLogger(__name__)
+
+RUNS = cast(Table, BillRun.__table__)
+RC = RUNS.c
+BATCH_SIZE = 1000
+LEASE_S = 30.0
+
+Progress = Callable[[int, int], None]
+
+
+class RunLost(Conflict):
+    """The run was cancelled, or another worker holds it now: this worker stops."""
+
+    code = "bill_run_lost"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    run_id: int
+    state: RunState
+    processed: int
+    total: int
+
+
+async def claim(deps: Deps, worker: str, lease_s: float = LEASE_S,
+                run_id: int | None = None) -> int | None:
+    """Take an open run whose claim is free or lapsed (the oldest, or ``run_id``)."""
+    async with deps.uow(readonly=True) as uow:  # idle workers poll: no write lock for that
+        if (await uow.session.execute(_free(uow.clock(), run_id))).first() is None:
+            return None
+    async with deps.uow() as uow:
+        now = uow.clock()
+        free = _free(now, run_id)
+        if not uow.is_sqlite:
+            free = free.with_for_update(skip_locked=True)
+        stmt = (update(RUNS).where(RC.id.in_(free.scalar_subquery()))
+                .values(state=RunState.RUNNING, claimed_by=worker,
+                        lease_until=now + timedelta(seconds=lease_s), attempts=RC.attempts + 1,
+                        updated_at=now)
+                .returning(RC.id, RC.started_at))
+        row = (await uow.session.execute(stmt)).first()
+        if row is None:
+            return None
+        if row.started_at is None:
+            await uow.session.execute(update(RUNS).where(RC.id == row.id).values(started_at=now))
+        await uow.commit()
+    log.info("bill run %d claimed by %s", row.id, worker)
+    return int(row.id)
+
+
+def _free(now: datetime, run_id: int | None) -> Select[tuple[int]]:
+    free = select(RC.id).where(RC.state.in_([RunState.PENDING, RunState.RUNNING]),
+                               or_(RC.lease_until.is_(None), RC.lease_until < now))
+    if run_id is not None:
+        free = free.where(RC.id == run_id)
+    return free.order_by(RC.id).limit(1)
+
+
+async def release(deps: Deps, run_id: int, worker: str) -> None:
+    """Give the claim back at once (a graceful stop), so another worker need not wait."""
+    async with deps.uow() as uow:
+        await uow.session.execute(update(RUNS).where(RC.id == run_id, RC.claimed_by == worker)
+                                  .values(claimed_by=None, lease_until=None))
+        await uow.commit()
+
+
+async def plan_of(uow: UnitOfWork, run: BillRun) -> batch.Plan:
+    cfg = await config.load(uow, run.enterprise_id)
+    kinds = tuple(TemplateKind(k) for k in run.kinds)
+    templates = {kind: await config.compiled(uow, cfg, kind) for kind in kinds}
+    period = BillPeriod.parse(run.period)
+    return batch.Plan(run.id, cfg, period, kinds, run.as_of, run.urgent, templates,
+                      Calendar(period, cfg.rules, run.as_of))
+
+
+async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BATCH_SIZE,
+                  lease_s: float = LEASE_S, progress: Progress | None = None,
+                  queued: Callable[[], None] | None = None,
+                  stopping: Callable[[], bool] = lambda: False) -> Outcomes:
+    """Bill the rest of a run this worker has claimed. Returns when it is done, failed, lost
+    (cancelled or taken over: :class:`RunLost` is caught here) or ``stopping()`` says so."""
+    async with deps.uow(readonly=True) as uow:
+        run = await uow.session.get(BillRun, run_id)
+        if run is None or run.claimed_by != worker:
+            raise RunLost("this worker does not hold the run")
+        cursor, processed, total = run.cursor, run.processed, run.total
+        try:
+            plan = await plan_of(uow, run)
+        except TemplateInvalid as exc:
+            plan = None
+            problem = exc.detail
+    if plan is None:
+        return await _fail(deps, run_id, worker, problem, processed, total)
+    try:
+        while not stopping():
+            async with deps.uow(readonly=True) as uow:
+                data = await batch.read(uow.session, plan, cursor, batch_size)
+            if not data.members:
+                return await _finish(deps, plan, worker, processed)
+            try:
+                items = batch.render(plan, data)
+            except TemplateInvalid as exc:
+                return await _fail(deps, run_id, worker, exc.detail, processed, total)
+            cursor = await _write(deps, plan, worker, cursor, data, items, lease_s)
+            processed += len(data.members)
+            if queued is not None:
+                queued()
+            if progress is not None:
+                progress(processed, max(total, processed))
+    except RunLost:
+        state = await _state(deps, run_id)
+        log.info("bill run %d: stopped (%s)", run_id, state.value)
+        return Outcomes(run_id, state, processed, total)
+    await release(deps, run_id, worker)
+    return Outcomes(run_id, RunState.RUNNING, processed, total)
+
+
+async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int, data: batch.Data,
+                 items: list[batch.Item], lease_s: float) -> int:
+    new_cursor = data.members[-1].id
+    counts = batch.counts(items)
+    async with deps.uow() as uow:
+        now = uow.clock()
+        advanced = await uow.session.execute(
+            update(RUNS).where(RC.id == plan.run_id, RC.claimed_by == worker,
+                               RC.state == RunState.RUNNING, RC.cursor == cursor)
+            .values(cursor=new_cursor, processed=RC.processed + len(data.members),
+                    queued=RC.queued + counts[Outcome.QUEUED],
+                    opted_out=RC.opted_out + counts[Outcome.OPTED_OUT],
+                    too_long=RC.too_long + counts[Outcome.TOO_LONG],
+                    lease_until=now + timedelta(seconds=lease_s), updated_at=now))
+        if getattr(advanced, "rowcount", 0) != 1:
+            raise RunLost("the run was cancelled or taken over")
+        ids = await _enqueue(uow, plan, items, now)
+        await uow.session.execute(insert(BillRunMember), [
+            {"run_id": plan.run_id, "member_id": item.member.id, "kind": item.kind.value,
+             "outcome": item.outcome, "sms_id": ids.get((item.member.id, item.kind)),
+             "segments": item.segments} for item in items])
+        await uow.commit()
+    return new_cursor
+
+
+async def _enqueue(uow: UnitOfWork, plan: batch.Plan, items: list[batch.Item],
+                   now: Any) -> dict[tuple[int, TemplateKind], int]:
+    sending = [i for i in items if i.outcome is Outcome.QUEUED]
+    if not sending:
+        return {}
+    later = not_before(plan.cfg.quiet, now, plan.urgent)
+    sms = [outbox.Sms(msisdn=i.member.msisdn, text=i.text, kind=SmsKind.BILL,
+                      enterprise_id=plan.cfg.enterprise_id, member_id=i.member.id,
+                      dedupe_key=plan.dedupe_key(i.member.id, i.kind), urgent=plan.urgent,
+                      not_before=later, batch_id=plan.batch_id) for i in sending]
+    ids = await outbox.enqueue_many(uow, sms)
+    return {(i.member.id, i.kind): sms_id for i, sms_id in zip(sending, ids, strict=True)}
+
+
+async def _finish(deps: Deps, plan: batch.Plan, worker: str, processed: int) -> Outcomes:
+    async with deps.uow() as uow:
+        now = uow.clock()
+        done = await uow.session.execute(
+            update(RUNS).where(RC.id == plan.run_id, RC.claimed_by == worker,
+                               RC.state == RunState.RUNNING)
+            .values(state=RunState.DONE, total=RC.processed, finished_at=now, updated_at=now,
+                    claimed_by=None, lease_until=None))
+        if getattr(done, "rowcount", 0) != 1:
+            raise RunLost("the run was cancelled or taken over")
+        await uow.commit()
+    log.info("bill run %d done: %d members", plan.run_id, processed)
+    return Outcomes(plan.run_id, RunState.DONE, processed, processed)
+
+
+async def _fail(deps: Deps, run_id: int, worker: str, problem: str, processed: int,
+                total: int) -> Outcomes:
+    async with deps.uow() as uow:
+        now = uow.clock()
+        await uow.session.execute(
+            update(RUNS).where(RC.id == run_id, RC.claimed_by == worker,
+                               RC.state == RunState.RUNNING)
+            .values(state=RunState.FAILED, error=problem[:200], finished_at=now,
+                    updated_at=now, claimed_by=None, lease_until=None))
+        await uow.commit()
+    log.warning("bill run %d failed: %s", run_id, problem)
+    return Outcomes(run_id, RunState.FAILED, processed, total)
+
+
+async def _state(deps: Deps, run_id: int) -> RunState:
+    async with deps.uow(readonly=True) as uow:
+        state = (await uow.session.execute(select(RC.state).where(RC.id == run_id))).scalar_one()
+    return RunState(state)

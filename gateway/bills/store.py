@@ -1,0 +1,102 @@
+"""What a bill run reads, a batch of members at a time, in few statements.
+
+Records are read by member (index ``ix_terminal_records_member_time``), only those received
+until the run's ``as_of`` (a resumed run bills what its first attempt would have), and only
+those the ledger applied (purchases, top-ups, undos with a posting; attendance punches have
+none and are all kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.bills.consumption import Movement
+from gateway.db.models import Account, Card, Member, TerminalRecord
+from gateway.domain import LIVE_CARD_STATES, AccountKind, MemberStatus, RecordKind
+from gateway.notices import CHINA
+
+R = cast(Table, TerminalRecord.__table__).c
+MB = cast(Table, Member.__table__).c
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    id: int
+    msisdn: str
+    name: str
+    employee_no: str | None
+    department: str | None
+    joined: date  # China date of enrolment: no absence is counted before it
+    opted_out: bool
+
+
+def _present(enterprise_id: int, as_of: datetime) -> list[ColumnElement[bool]]:
+    return [MB.enterprise_id == enterprise_id, MB.status != MemberStatus.LEFT,
+            MB.created_at <= as_of]
+
+
+async def count_members(session: AsyncSession, enterprise_id: int, as_of: datetime) -> int:
+    stmt = select(func.count()).select_from(Member).where(*_present(enterprise_id, as_of))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def members_after(session: AsyncSession, enterprise_id: int, cursor: int,
+                        as_of: datetime, limit: int) -> list[MemberRow]:
+    """The next ``limit`` members to bill: present, enrolled by ``as_of``, by id."""
+    stmt = (select(MB.id, MB.msisdn, MB.name, MB.employee_no, MB.department, MB.created_at,
+                   MB.sms_opt_out)
+            .where(*_present(enterprise_id, as_of), MB.id > cursor)
+            .order_by(MB.id).limit(limit))
+    rows = (await session.execute(stmt)).all()
+    return [MemberRow(r.id, r.msisdn, r.name, r.employee_no, r.department,
+                      r.created_at.astimezone(CHINA).date(), bool(r.sms_opt_out)) for r in rows]
+
+
+async def punches(session: AsyncSession, member_ids: Collection[int], start: datetime,
+                  end: datetime, as_of: datetime) -> dict[int, list[datetime]]:
+    """Attendance punches around the period (a day on each side: a punch before the day
+    cutoff belongs to the day before)."""
+    stmt = select(R.member_id, R.occurred_at).where(
+        R.member_id.in_(list(member_ids)), R.kind == RecordKind.ATTENDANCE,
+        R.occurred_at >= start - timedelta(days=1), R.occurred_at < end + timedelta(days=1),
+        R.received_at <= as_of)
+    out: dict[int, list[datetime]] = {}
+    for member_id, occurred_at in (await session.execute(stmt)):
+        out.setdefault(member_id, []).append(occurred_at)
+    return out
+
+
+async def movements(session: AsyncSession, member_ids: Collection[int], start: datetime,
+                    end: datetime, as_of: datetime
+                    ) -> tuple[dict[int, list[Movement]], dict[int, list[Movement]]]:
+    """(purchases and top-ups of the period, undos from its start on), applied ones only."""
+    kinds = (RecordKind.PURCHASE, RecordKind.TOPUP, RecordKind.UNDO)
+    stmt = select(R.member_id, R.kind, R.terminal_id, R.seq, R.amount_fen, R.undo_seq,
+                  R.occurred_at).where(
+        R.member_id.in_(list(member_ids)), R.kind.in_(kinds), R.occurred_at >= start,
+        R.posting_id.is_not(None), R.received_at <= as_of)
+    in_period: dict[int, list[Movement]] = {}
+    undos: dict[int, list[Movement]] = {}
+    for row in (await session.execute(stmt)):
+        member_id, kind, terminal_id, seq, amount, undo_seq, occurred_at = row
+        move = Movement(RecordKind(kind), terminal_id, seq, amount or 0, undo_seq)
+        if move.kind is RecordKind.UNDO:
+            undos.setdefault(member_id, []).append(move)
+        elif occurred_at < end:
+            in_period.setdefault(member_id, []).append(move)
+    return in_period, undos
+
+
+async def balances(session: AsyncSession, member_ids: Collection[int]) -> dict[int, int]:
+    """The purse balance (ledger, fen) of each member's live card; absent: no purse."""
+    stmt = (select(Card.member_id, Account.balance)
+            .join(Account, Account.card_id == Card.id)
+            .where(Card.member_id.in_(list(member_ids)), Card.state.in_(LIVE_CARD_STATES),
+                   Account.kind == AccountKind.PURSE))
+    return {member_id: balance for member_id, balance in (await session.execute(stmt))}
