@@ -154,9 +154,7 @@ def install(app: web.Application) -> None:
     app[BILL_WORKER] = worker
     policy = EnterprisePolicy()
     app[BILL_POLICY] = policy
-    policies = getattr(dispatcher, "policies", None)
-    if isinstance(policies, list):
-        policies.append(policy)
+    dispatcher.policies.append(policy)
     app[keys.SMSC_LINK].add_mo_handler(KeywordHandler(deps, dispatcher.wake))
     app.cleanup_ctx.append(_worker)
 

@@ -38,7 +38,9 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models_outbox import SmsState
 from gateway.errors import GatewayError
@@ -69,6 +71,14 @@ TEMPORARY_STATUSES: Final = frozenset({
 SWEEP_EVERY_S = 5.0
 COUNT_EVERY_S = 10.0
 RECEIPT_GRACE = timedelta(minutes=10)  # after validity, for the SMSC's own EXPIRED receipt
+
+
+class ClaimPolicy(Protocol):
+    """Keeps the claims that may be sent now; hands the others back to the queue (a later
+    ``due_at``, claim released) in the same transaction."""
+
+    async def admit(self, session: AsyncSession, claimed: Sequence[store.Claimed],
+                    now: datetime) -> list[store.Claimed]: ...
 
 
 @dataclass(slots=True)
@@ -111,6 +121,8 @@ class Dispatcher:
         self._claiming: asyncio.Task[None] | None = None
         self._closed = False
         self._running = False  # bound once: writer and housekeeping started
+        # Claim policies (gateway.bills.dispatch: enterprises' quiet hours and send rates).
+        self.policies: list[ClaimPolicy] = []
         link.add_receipt_handler(self.writer.receipt)  # first: receipts are mostly ours
         link.add_stop_hooks(before=self.stop_intake, after=self.close)
 
@@ -204,8 +216,10 @@ class Dispatcher:
                 c.member_id for c in claimed if c.member_id and c.kind in OPT_OUT_KINDS})
             opted = [c.id for c in claimed if c.member_id in refusing and c.kind in OPT_OUT_KINDS]
             expired = [c.id for c in claimed if c.valid_until <= now and c.id not in opted]
-            plans, done, bad, counts = self._plan(
-                [c for c in claimed if c.id not in opted and c.id not in expired], now)
+            sendable = [c for c in claimed if c.id not in opted and c.id not in expired]
+            for policy in self.policies:  # may hand some back to the queue for later
+                sendable = await policy.admit(session, sendable, now)
+            plans, done, bad, counts = self._plan(sendable, now)
             await store.close_unsent(session, opted, SmsState.OPTED_OUT, "opted_out", now)
             await store.close_unsent(session, expired, SmsState.EXPIRED, "validity", now)
             await store.close_unsent(session, bad, SmsState.FAILED, "unencodable", now)
