@@ -24,6 +24,7 @@ from gateway.ports import Clock, Event, EventBus, EventName, utcnow
 from gateway.routes import ROUTES, setup_routes
 from gateway.services import admins
 from gateway.services.base import Deps
+from gateway.services.terminals import TerminalKeys
 from gateway.settings import Settings
 from gateway.vault import Vault
 from gateway.workers import bills as bill_workers
@@ -70,6 +71,8 @@ def create_app(
     app[keys.METRICS] = metrics
     app[keys.LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app[keys.REPLAY] = ReplayGuard(settings.terminal_replay_window_s)
+    app[keys.TERMINAL_KEYS] = terminal_keys = TerminalKeys()
+    bus.add_notifier(terminal_keys)
     setup_routes(app)
     app[keys.OPENAPI] = openapi.build(ROUTES)
     app.cleanup_ctx.append(_database)

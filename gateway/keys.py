@@ -10,6 +10,7 @@ from gateway.api.base import Input, RouteSpec
 from gateway.guards import RateLimiter, ReplayGuard
 from gateway.metrics import Metrics
 from gateway.services.base import Deps, Principal
+from gateway.services.terminals import TerminalKeys
 from gateway.smsc_link import SmscLink
 from gateway.workers.outbox import Dispatcher
 
@@ -17,6 +18,7 @@ DEPS = web.AppKey("deps", Deps)
 METRICS = web.AppKey("metrics", Metrics)
 LIMITER = web.AppKey("limiter", RateLimiter)
 REPLAY = web.AppKey("replay", ReplayGuard)
+TERMINAL_KEYS = web.AppKey("terminal_keys", TerminalKeys)
 # The spec of each registered route, found by the route object aiohttp matched.
 SPECS = web.AppKey("specs", dict[web.AbstractRoute, RouteSpec])
 OPENAPI = web.AppKey("openapi", dict[str, Any])

@@ -46,6 +46,8 @@ ERROR_STATUS: dict[type[BaseException], int | None] = {
 }
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "payload_too_large", 415: "unsupported_media_type"}
+_NO_QUERY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+_ANY_OBJECT: dict[str, Any] = {"type": "object"}
 _IDEM_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -161,14 +163,16 @@ async def _terminal(request: web.Request, raw: bytes) -> Principal:
         terminal=headers["X-Terminal-Id"], timestamp=headers["X-Timestamp"],
         nonce=headers["X-Nonce"], signature=headers["X-Signature"], method=request.method,
         path_qs=request.path_qs, body=raw)
-    return await terminals.authenticate(request.app[keys.DEPS], request.app[keys.REPLAY], signed)
+    app = request.app
+    return await terminals.authenticate(app[keys.DEPS], app[keys.TERMINAL_KEYS], app[keys.REPLAY],
+                                        signed)
 
 
 def _input(request: web.Request, spec: RouteSpec, raw: bytes) -> Input:
     # len() counts every (key, value) pair; keys() lists each key once.
     if len(request.query) != len(request.query.keys()):
         raise ValidationError("query", "a query parameter is repeated")
-    query = coerce_query(dict(request.query), spec.query or {"properties": {}})
+    query = coerce_query(dict(request.query), spec.query or _NO_QUERY)
     body: dict[str, Any] = {}
     if spec.body_kind is BodyKind.JSON:
         body = _json_body(raw, spec)
@@ -183,7 +187,7 @@ def _json_body(raw: bytes, spec: RouteSpec) -> dict[str, Any]:
             parsed = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InvalidJson(f"request body is not JSON: {exc}", field="body") from None
-    result = validate(parsed, spec.body or {"type": "object"}, "body")
+    result = validate(parsed, spec.body or _ANY_OBJECT, "body")
     return result if isinstance(result, dict) else {}
 
 

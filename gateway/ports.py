@@ -38,6 +38,7 @@ class EventName(enum.StrEnum):
     BLACKLIST_CHANGED = "blacklist.changed"
     REFUND_RECORDED = "refund.recorded"
     RECORDS_INGESTED = "terminal.records_ingested"
+    TERMINAL_CHANGED = "terminal.changed"
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,16 @@ SQLite (the embedded default) and PostgreSQL (production) differ in how writers 
   different cards run in parallel and writers on one card queue.
 * SQLite: one writer at a time for the whole file. A deferred transaction that reads and then
   writes can fail with "database is locked" when another writer got there first, so write units
-  start with ``BEGIN IMMEDIATE`` (the write lock is taken up front and waiters queue on
-  ``busy_timeout``); read-only units start with a plain ``BEGIN`` and run beside the writer (WAL).
+  start with ``BEGIN IMMEDIATE`` (the write lock is taken up front); read-only units start with
+  a plain ``BEGIN`` and run beside the writer (WAL). Within one process, writers also queue on
+  ``write_lock`` before they begin: SQLite's busy handler polls with sleeps of up to 100 ms, so
+  waiting there would waste most of the time the lock is free. ``busy_timeout`` still guards
+  against writers in other processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -31,12 +35,13 @@ from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_BUSY_TIMEOUT_S = 30.0
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     # WAL + NORMAL survives a process crash; only an OS crash can lose the last commits.
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=30000",
+    f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}",
 )
 # Serialises concurrent migrations when several gateway nodes start against one PostgreSQL.
 _MIGRATION_LOCK_ID = 0x0_0E_CA_4D
@@ -60,6 +65,9 @@ class Database:
         writer_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self.writer = async_sessionmaker(writer_engine, expire_on_commit=False)
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Only SQLite needs it (see the module docstring); None on PostgreSQL.
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+        self.lock_timeout_s = _BUSY_TIMEOUT_S
 
     @property
     def is_sqlite(self) -> bool:

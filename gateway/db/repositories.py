@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, func, insert, select
+from sqlalchemy import ColumnElement, Select, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -37,7 +37,13 @@ from gateway.db.models import (
     TerminalGap,
     TerminalRecord,
 )
-from gateway.domain import LIVE_CARD_STATES, BlacklistAction, MemberStatus, RecordKind
+from gateway.domain import (
+    LIVE_CARD_STATES,
+    BlacklistAction,
+    CardState,
+    MemberStatus,
+    RecordKind,
+)
 
 M = TypeVar("M", bound=Base)
 
@@ -125,8 +131,24 @@ class MemberRepo(Repository[Member]):
         )
 
 
+@dataclass(frozen=True)
+class CardRef:
+    """The few columns of a card that a terminal record needs (no ORM object per card)."""
+
+    id: int
+    iccid: str
+    enterprise_id: int
+    member_id: int
+    state: CardState
+
+
 class CardRepo(Repository[Card]):
     model = Card
+
+    async def refs_by_iccids(self, iccids: Collection[str]) -> list[CardRef]:
+        stmt = select(Card.id, Card.iccid, Card.enterprise_id, Card.member_id, Card.state).where(
+            Card.iccid.in_(iccids))
+        return [CardRef(*row) for row in await self.session.execute(stmt)]
 
     async def by_iccid(self, iccid: str, *, for_update: bool = False) -> Card | None:
         return await self.first(Card.iccid == iccid, for_update=for_update)
@@ -214,6 +236,22 @@ class TerminalRepo(Repository[Terminal]):
     async def by_code(self, code: str, *, for_update: bool = False) -> Terminal | None:
         return await self.first(Terminal.code == code, for_update=for_update)
 
+    async def for_upload(self, terminal_id: int) -> tuple[Terminal, int, list[TerminalGap]] | None:
+        """The terminal (locked), its enterprise's blacklist version and its open gaps, in one
+        round trip: an upload's write transaction starts with this."""
+        stmt = (
+            select(Terminal, Enterprise.blacklist_version, TerminalGap)
+            .join(Enterprise, Enterprise.id == Terminal.enterprise_id)
+            .outerjoin(TerminalGap, TerminalGap.terminal_id == Terminal.id)
+            .where(Terminal.id == terminal_id)
+            .order_by(TerminalGap.first_seq)
+            .with_for_update(of=Terminal, key_share=True)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        if not rows:
+            return None
+        return rows[0][0], int(rows[0][1]), [row[2] for row in rows if row[2] is not None]
+
     async def gaps(self, terminal_id: int, limit: int | None = None) -> list[TerminalGap]:
         stmt = (
             select(TerminalGap)
@@ -255,8 +293,12 @@ class RecordRepo(Repository[TerminalRecord]):
         return (await self.session.scalars(stmt.limit(1))).first() is not None
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        # A Core insert on the table: one executemany, without the ORM's per-row bookkeeping.
         if rows:
-            await self.session.execute(insert(TerminalRecord), rows)
+            await self.session.execute(insert(_RECORDS), rows)
+
+
+_RECORDS = cast(Table, TerminalRecord.__table__)
 
 
 class BlacklistRepo(Repository[BlacklistEntry]):

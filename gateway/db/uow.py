@@ -11,6 +11,7 @@ locked).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -88,8 +89,19 @@ class UnitOfWork:
         self.readonly = readonly
         self._events: list[Event] = []
         self._committed = False
+        self._lock: asyncio.Lock | None = None
 
     async def __aenter__(self) -> Self:
+        lock = None if self.readonly else self.database.write_lock
+        if lock is not None:
+            try:
+                # As long as SQLite's own busy_timeout: a unit that waits longer than that for
+                # the writer before it gives up, rather than hang (e.g. behind a unit of work
+                # that awaits another one).
+                await asyncio.wait_for(lock.acquire(), self.database.lock_timeout_s)
+            except TimeoutError:
+                raise StorageUnavailable("the database stayed locked; retry later") from None
+        self._lock = lock
         self.session = self.database.session(readonly=self.readonly)
         s = self.session
         self.enterprises = EnterpriseRepo(s)
@@ -117,7 +129,11 @@ class UnitOfWork:
     ) -> None:
         # close() ends an uncommitted transaction (a rollback) without expiring loaded rows, so
         # what a read-only unit returned stays readable after it.
-        await self.session.close()
+        try:
+            await self.session.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
         if isinstance(exc, (SQLAlchemyError, OSError)):
             raise translate(exc) from exc
 

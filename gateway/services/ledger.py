@@ -133,25 +133,24 @@ async def post_many(
         {s.reference for s in specs})}
     codes = {leg.account for s in specs for leg in s.legs}
     accounts = {a.code: a for a in await uow.ledger.accounts_by_codes(codes, for_update=True)}
-    outcomes: list[Posting | GatewayError] = []
-    fresh: list[tuple[PostingSpec, Posting]] = []
+    outcomes: list[Posting | GatewayError | PostingSpec] = []
+    fresh: list[PostingSpec] = []
+    fresh_refs: set[str] = set()
     for spec in specs:
         if spec.reference in prior:
             outcomes.append(await _replay(uow, spec, prior[spec.reference], accounts))
             continue
-        refusal = _apply(spec, accounts, uow.clock())
-        if refusal is not None:
-            outcomes.append(refusal)
+        if spec.reference in fresh_refs:
+            outcomes.append(IdempotencyKeyReused(
+                f"posting reference {spec.reference} repeated in a batch"))
             continue
-        row = Posting(
-            reference=spec.reference, kind=spec.kind, enterprise_id=spec.enterprise_id,
-            memo=spec.memo, reverses_id=spec.reverses_id, created_at=uow.clock(),
-        )
-        prior[spec.reference] = row
-        fresh.append((spec, row))
-        outcomes.append(row)
-    await _insert(uow, fresh, accounts)
-    return outcomes
+        refusal = _apply(spec, accounts, uow.clock())
+        outcomes.append(refusal if refusal is not None else spec)
+        if refusal is None:
+            fresh.append(spec)
+            fresh_refs.add(spec.reference)
+    inserted = await _insert(uow, fresh, accounts)
+    return [inserted[o.reference] if isinstance(o, PostingSpec) else o for o in outcomes]
 
 
 def _apply(spec: PostingSpec, accounts: dict[str, Account], now: datetime) -> GatewayError | None:
@@ -174,25 +173,33 @@ def _apply(spec: PostingSpec, accounts: dict[str, Account], now: datetime) -> Ga
 
 
 async def _insert(
-    uow: UnitOfWork, fresh: list[tuple[PostingSpec, Posting]], accounts: dict[str, Account]
-) -> None:
+    uow: UnitOfWork, fresh: list[PostingSpec], accounts: dict[str, Account]
+) -> dict[str, Posting]:
+    """Insert postings and their entries: two statements for the whole batch.
+
+    The postings come back with their ids through RETURNING, matched by reference (the order
+    of RETURNING rows is not guaranteed by every database).
+    """
     if not fresh:
-        return
-    uow.ledger.session.add_all([row for _, row in fresh])
-    await uow.flush()
+        return {}
+    now = uow.clock()
+    rows = [{"reference": s.reference, "kind": s.kind, "enterprise_id": s.enterprise_id,
+             "memo": s.memo, "reverses_id": s.reverses_id, "created_at": now} for s in fresh]
+    inserted = {p.reference: p for p in await uow.session.scalars(
+        insert(Posting).returning(Posting), rows)}
     entries = [
-        {"posting_id": row.id, "account_id": accounts[leg.account].id, "amount": leg.amount}
-        for spec, row in fresh
+        {"posting_id": inserted[spec.reference].id, "account_id": accounts[leg.account].id,
+         "amount": leg.amount}
+        for spec in fresh
         for leg in spec.legs
     ]
-    await uow.ledger.session.execute(insert(Entry), entries)
+    await uow.session.execute(insert(Entry), entries)
+    return inserted
 
 
 async def _replay(
     uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Account]
 ) -> Posting | GatewayError:
-    if row.id is None:  # posted earlier in this same batch
-        return IdempotencyKeyReused(f"posting reference {spec.reference} repeated in a batch")
     by_id = {a.id: a.code for a in accounts.values()}
     legs = {(by_id.get(e.account_id), e.amount) for e in await uow.ledger.entries_of([row.id])}
     if legs != {(leg.account, leg.amount) for leg in spec.legs} or row.kind != spec.kind:

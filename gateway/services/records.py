@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 
-from gateway.db.models import Card, Enterprise, Terminal, TerminalGap, TerminalRecord
-from gateway.db.repositories import Page
+from gateway.db.models import Terminal, TerminalGap, TerminalRecord
+from gateway.db.repositories import CardRef, Page
 from gateway.db.uow import UnitOfWork
 from gateway.domain import (
     BLOCKED_CARD_STATES,
@@ -69,7 +69,7 @@ class _Row:
     """A record on its way in: the input, what was found about it, and what it posts."""
 
     rec: RecordIn
-    card: Card | None
+    card: CardRef | None
     flags: list[str]
     posting_id: int | None = None
     spec: ledger.PostingSpec | None = None
@@ -77,18 +77,22 @@ class _Row:
 
 async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) -> View:
     async def work(uow: UnitOfWork) -> View:
-        terminal = await uow.terminals.get(principal.terminal_id or 0, for_update=True)
-        if terminal is None or terminal.status is not TerminalStatus.ACTIVE:
+        loaded = await uow.terminals.for_upload(principal.terminal_id or 0)
+        if loaded is None or loaded[0].status is not TerminalStatus.ACTIVE:
             raise Forbidden("terminal disabled")
-        stored = {r.seq: r for r in await uow.records.by_seqs(terminal.id, {r.seq for r in batch})}
+        terminal, version, open_gaps = loaded
+        seqs = {r.seq for r in batch}
+        # Sequence numbers above the highest received cannot be stored yet: no lookup needed.
+        stored = ({} if min(seqs) > terminal.high_seq else
+                  {r.seq: r for r in await uow.records.by_seqs(terminal.id, seqs)})
         fresh, duplicates, conflicts = _split(batch, stored)
-        cards = {c.iccid: c for c in await uow.cards.by_iccids({r.iccid for r in fresh})}
+        cards = {c.iccid: c for c in await uow.cards.refs_by_iccids({r.iccid for r in fresh})}
         rows = [_classify(terminal, rec, cards.get(rec.iccid)) for rec in fresh]
         await _post(uow, terminal, [r for r in rows if r.rec.kind is not RecordKind.UNDO])
         await _post_undos(uow, terminal, rows)
         now = uow.clock()
         await uow.records.insert_many([_insert_row(terminal, r, now) for r in rows])
-        gaps = await _update_gaps(uow, terminal, sorted(r.rec.seq for r in rows))
+        gaps = await _update_gaps(uow, terminal, open_gaps, sorted(r.rec.seq for r in rows))
         terminal.last_seen_at = now
         flagged = [{"seq": r.rec.seq, "flags": r.flags} for r in rows if r.flags]
         audit(uow, principal, "terminal.upload", ("terminal", terminal.id),
@@ -97,10 +101,7 @@ async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) ->
         if rows:
             uow.emit(Event(EventName.RECORDS_INGESTED, terminal.enterprise_id, {
                 "terminal_id": terminal.id, "count": len(rows),
-                "first_seq": min(r.rec.seq for r in rows),
-                "last_seq": max(r.rec.seq for r in rows)}))
-        version = (await uow.session.execute(select(Enterprise.blacklist_version).where(
-            Enterprise.id == terminal.enterprise_id))).scalar_one()
+                "first_seq": rows[0].rec.seq, "last_seq": rows[-1].rec.seq}))
         return {"terminal": terminal.code, "accepted": len(rows), "duplicates": duplicates,
                 "conflicts": conflicts, "flagged": flagged, "gaps": gaps,
                 "high_seq": terminal.high_seq, "blacklist_version": version}
@@ -136,7 +137,7 @@ def _same_stored(rec: RecordIn, row: TerminalRecord) -> bool:
     return _key(rec) == (row.kind, row.iccid, row.amount_fen, row.undo_seq)
 
 
-def _classify(terminal: Terminal, rec: RecordIn, card: Card | None) -> _Row:
+def _classify(terminal: Terminal, rec: RecordIn, card: CardRef | None) -> _Row:
     flags: list[str] = []
     if rec.kind not in RECORD_KINDS_BY_TERMINAL[terminal.kind]:
         flags.append(RecordFlag.WRONG_TERMINAL_KIND)
@@ -153,7 +154,7 @@ def _classify(terminal: Terminal, rec: RecordIn, card: Card | None) -> _Row:
     return row
 
 
-def _spec(terminal: Terminal, rec: RecordIn, card: Card) -> ledger.PostingSpec | None:
+def _spec(terminal: Terminal, rec: RecordIn, card: CardRef) -> ledger.PostingSpec | None:
     amount = rec.amount_fen or 0
     purse = ledger.purse_code(card.id)
     ent = terminal.enterprise_id
@@ -247,27 +248,30 @@ def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> dict[str, Any]:
     }
 
 
-async def _update_gaps(uow: UnitOfWork, terminal: Terminal, seqs: list[int]) -> list[list[int]]:
+async def _update_gaps(uow: UnitOfWork, terminal: Terminal, gaps: list[TerminalGap],
+                       seqs: list[int]) -> list[list[int]]:
     """Fill gaps with late records, open gaps for skipped numbers; return the open gaps."""
     high = terminal.high_seq
     late = {s for s in seqs if s <= high}
-    if late:
-        for gap in await uow.terminals.gaps(terminal.id):
-            inside = sorted(s for s in late if gap.first_seq <= s <= gap.last_seq)
-            if inside:
-                await uow.terminals.delete(gap)
-                for first, last in _remaining(gap.first_seq, gap.last_seq, inside):
-                    uow.terminals.session.add(TerminalGap(
-                        terminal_id=terminal.id, first_seq=first, last_seq=last))
+    runs: list[tuple[int, int]] = []
+    for gap in gaps:
+        inside = sorted(s for s in late if gap.first_seq <= s <= gap.last_seq)
+        if not inside:
+            runs.append((gap.first_seq, gap.last_seq))
+            continue
+        await uow.terminals.delete(gap)
+        for first, last in _remaining(gap.first_seq, gap.last_seq, inside):
+            uow.terminals.session.add(TerminalGap(
+                terminal_id=terminal.id, first_seq=first, last_seq=last))
+            runs.append((first, last))
     for seq in (s for s in seqs if s > high):
         if seq > high + 1:
             uow.terminals.session.add(TerminalGap(
                 terminal_id=terminal.id, first_seq=high + 1, last_seq=seq - 1))
+            runs.append((high + 1, seq - 1))
         high = seq
     terminal.high_seq = high
-    await uow.flush()
-    return [[g.first_seq, g.last_seq] for g in await uow.terminals.gaps(terminal.id,
-                                                                         GAPS_REPORTED)]
+    return [[first, last] for first, last in sorted(runs)[:GAPS_REPORTED]]
 
 
 def _remaining(first: int, last: int, filled: list[int]) -> list[tuple[int, int]]:

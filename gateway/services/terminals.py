@@ -12,6 +12,12 @@ A request is accepted when the signature matches (RFC 2104, compared in constant
 timestamp is within the replay window of the server clock, and this process has not seen the
 terminal's nonce within the window. A terminal retrying an upload signs it again with a new
 nonce; the upload itself is idempotent by sequence number.
+
+Terminals upload many times a second, so each process keeps their keys for a few seconds
+(``TerminalKeys``). A change made through this process (new key, disabled) takes effect at
+once: the cache listens to ``terminal.changed``. A change made through another gateway node is
+seen here within ``TerminalKeys.ttl_s``; an upload also re-checks the terminal's status in its
+own transaction, under the row lock.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,7 @@ from gateway.db.uow import UnitOfWork
 from gateway.domain import MODULE_FOR_TERMINAL, Role, TerminalKind, TerminalStatus
 from gateway.errors import AlreadyExists, NotFound, Unauthorized, ValidationError
 from gateway.guards import ReplayGuard
+from gateway.ports import Event, EventName
 from gateway.services import views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
 
@@ -75,7 +83,46 @@ class SignedRequest:
     body: bytes
 
 
-async def authenticate(deps: Deps, guard: ReplayGuard, req: SignedRequest) -> Principal:
+@dataclass(frozen=True)
+class _Known:
+    id: int
+    code: str
+    enterprise_id: int
+    secret: bytes
+    stamp: float
+
+
+class TerminalKeys:
+    """Per-process cache of terminal keys, dropped on ``terminal.changed`` (a ``Notifier``)."""
+
+    def __init__(self, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._known: dict[str, _Known] = {}
+
+    async def get(self, deps: Deps, code: str) -> _Known | None:
+        known = self._known.get(code)
+        if known is not None and self._clock() - known.stamp < self.ttl_s:
+            return known
+        row = await read(deps, lambda uow: uow.terminals.by_code(code))
+        if row is None or row.status is not TerminalStatus.ACTIVE:
+            self._known.pop(code, None)
+            return None
+        if len(self._known) > 100_000:
+            self._known.clear()
+        known = _Known(row.id, row.code, row.enterprise_id,
+                       deps.vault.open(row.secret_sealed, _context(row.code)), self._clock())
+        self._known[code] = known
+        return known
+
+    async def notify(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if event.name is EventName.TERMINAL_CHANGED:
+                self._known.pop(str(event.payload.get("code")), None)
+
+
+async def authenticate(deps: Deps, keys: TerminalKeys, guard: ReplayGuard,
+                       req: SignedRequest) -> Principal:
     if not _NONCE.match(req.nonce):
         raise Unauthorized("X-Nonce must be 8 to 64 letters, digits, '-' or '_'")
     try:
@@ -85,11 +132,10 @@ async def authenticate(deps: Deps, guard: ReplayGuard, req: SignedRequest) -> Pr
     skew = abs(deps.clock().timestamp() - stamp)
     if skew > deps.settings.terminal_replay_window_s:
         raise Unauthorized(f"X-Timestamp is {int(skew)} s away from the server clock")
-    row = await read(deps, lambda uow: uow.terminals.by_code(req.terminal))
-    if row is None or row.status is not TerminalStatus.ACTIVE:
+    row = await keys.get(deps, req.terminal)
+    if row is None:
         raise Unauthorized("unknown or disabled terminal")
-    secret = deps.vault.open(row.secret_sealed, _context(row.code))
-    expected = sign(secret, req.method, req.path_qs, req.timestamp, req.nonce, req.body)
+    expected = sign(row.secret, req.method, req.path_qs, req.timestamp, req.nonce, req.body)
     if not hmac.compare_digest(expected, req.signature.lower()):
         raise Unauthorized("bad terminal signature")
     if not guard.first_sighting(f"{row.code}\n{req.nonce}"):
@@ -176,6 +222,7 @@ async def update(deps: Deps, principal: Principal, terminal_id: int,
         row.updated_at = uow.clock()
         audit(uow, principal, "terminal.update", ("terminal", row.id), row.enterprise_id,
               **dict(changes))
+        uow.emit(Event(EventName.TERMINAL_CHANGED, row.enterprise_id, {"code": row.code}))
         return views.terminal(row)
 
     return await transact(deps, principal, work, idem)
@@ -188,6 +235,7 @@ async def rotate_secret(deps: Deps, principal: Principal, terminal_id: int,
         secret_hex, row.secret_sealed = _new_secret(deps, row.code)
         row.updated_at = uow.clock()
         audit(uow, principal, "terminal.rotate_secret", ("terminal", row.id), row.enterprise_id)
+        uow.emit(Event(EventName.TERMINAL_CHANGED, row.enterprise_id, {"code": row.code}))
         return {**views.terminal(row), "secret": secret_hex}
 
     return await transact(deps, principal, work, idem)
