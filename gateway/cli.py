@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("sim", "run emulated SIM cards: serve over PC/SC, or a handset fleet"),
     "card": ("card", "issuing desk: personalise a card in a PC/SC reader"),
     "export": ("export", "carrier billing: export a month's files, re-rate, reconcile"),
+    "bill": ("bill", "SMS bills: run a bill run (progress bar), resume, report, cancel"),
 }
 
 

@@ -91,7 +91,14 @@ async def claim(deps: Deps, worker: str, lease_s: float = LEASE_S,
     return int(row.id)
 
 
-def _free(now: datetime, run_id: int | None) -> Select[tuple[int]]:
+async def next_open(deps: Deps) -> int | None:
+    """The oldest open run nobody holds (or whose holder's lease lapsed)."""
+    async with deps.uow(readonly=True) as uow:
+        found = (await uow.session.execute(_free(uow.clock(), None))).scalar()
+    return None if found is None else int(found)
+
+
+def _free(now: datetime, run_id: int | None) -> Select[Any]:
     free = select(RC.id).where(RC.state.in_([RunState.PENDING, RunState.RUNNING]),
                                or_(RC.lease_until.is_(None), RC.lease_until < now))
     if run_id is not None:
