@@ -169,7 +169,8 @@ def check_billed_once(world: World) -> None:
 async def delivered(world: World) -> None:
     async def final() -> bool:
         rows = world.query("SELECT state, count(*) FROM sms_outbox GROUP BY state")
-        return dict(rows).get("delivered", 0) == MEMBERS
+        counts: dict[str, int] = dict(rows)
+        return counts.get("delivered", 0) == MEMBERS
 
     await wait_for(final, 120, "every bill delivered")
 
