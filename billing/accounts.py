@@ -1,4 +1,5 @@
-"""Billing configuration use cases: carriers, fee plans with their tariff history, accounts.
+"""Billing configuration use cases: carriers, fee plans with their tariff history, accounts,
+and one-off charges (seed 5.1.1: devices and integration, at once or in instalments).
 
 Each runs in its own transaction of the gateway's unit of work (``Deps.uow()``) and returns
 a JSON-ready view. Upserts are idempotent: sending the same configuration twice changes
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from billing import recorder
+from billing.cdr import OneOffItem
 from billing.errors import ExportError, NotFound, TariffError
 from billing.export import BER_LAYOUT, DEFAULT_LAYOUTS
 from billing.export.text import load_layout
@@ -165,3 +168,18 @@ async def put_account(
             "plan": plan_code,
             "group_account": group_account,
         }
+
+
+async def charge_one_off(deps: Deps, enterprise_id: int, item: OneOffItem, amount_fen: int,
+                         order_ref: str, first: Period, instalments: int = 1) -> View:
+    """Record a one-off charge; the same order again records nothing new (stable ids)."""
+    records = recorder.one_off(enterprise_id, item, amount_fen, order_ref, first, instalments)
+    async with deps.uow() as uow:
+        if await BillingRepo(uow.session).enterprise_code(enterprise_id) is None:
+            raise NotFound(f"no enterprise {enterprise_id}")
+        added = await recorder.record(uow.session, *records, now=uow.clock())
+        await uow.commit()
+    return {"enterprise_id": enterprise_id, "item": item.name, "order": order_ref,
+            "recorded": added, "instalments": [
+                {"cdr_id": r.cdr_id, "period": str(Period.of(r.occurred_at)),
+                 "amount_fen": r.amount_fen, "reference": r.reference} for r in records]}

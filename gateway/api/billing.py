@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from billing import accounts, jobs, reconciliation
+from billing.cdr import OneOffItem
 from billing.errors import BillingError
 from billing.period import Period
 from billing.tariffs import Proration, Tariff
@@ -52,6 +53,15 @@ PLAN = obj(("name", "tariffs"), name=text(1, 64),
            tariffs={"type": "array", "items": TARIFF, "minItems": 1, "maxItems": 120})
 ACCOUNT = obj(("carrier", "plan"), carrier=CODE, plan=CODE, group_account=text(0, 32))
 EXPORT = obj(("carrier", "period"), carrier=CODE, period=PERIOD)
+ONE_OFF = obj(
+    ("enterprise_id", "item", "amount_fen", "order", "first_period"),
+    enterprise_id=ID,
+    item={"type": "string", "enum": [i.name for i in OneOffItem]},
+    amount_fen={"type": "integer", "minimum": 1, "maximum": 10**12},
+    order=NAME,
+    first_period=PERIOD,
+    instalments={"type": "integer", "minimum": 1, "maximum": 60, "default": 1},
+)
 Q_EXPORTS = {"type": "object", "additionalProperties": False, "properties": {"carrier": CODE}}
 Q_RECONCILE = {"type": "object", "additionalProperties": False, "required": ["period"],
                "properties": {"period": PERIOD, "carrier": CODE, "enterprise_id": ID}}
@@ -128,6 +138,15 @@ async def put_account(request: web.Request) -> web.StreamResponse:
 
 
 @_billing
+async def charge_one_off(request: web.Request) -> web.StreamResponse:
+    c, b = Ctx(request), Ctx(request).body
+    view = await accounts.charge_one_off(
+        c.deps, b["enterprise_id"], OneOffItem[b["item"]], b["amount_fen"], b["order"],
+        Period.parse(b["first_period"]), b["instalments"])
+    return ok(view, status=201)
+
+
+@_billing
 async def create_export(request: web.Request) -> web.StreamResponse:
     c = Ctx(request)
     result = await jobs.export(c.deps, c.body["carrier"], Period.parse(c.body["period"]))
@@ -188,6 +207,9 @@ ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("PUT", f"{V1}/accounts/{{enterprise_id:\\d+}}", put_account,
               "an enterprise's carrier, plan and group account", "billing", OP, ACCOUNT, J,
               idem=OPT),
+    RouteSpec("POST", f"{V1}/one-off-charges", charge_one_off, "charge a device or "
+              "integration fee (seed 5.1.1), at once or in monthly instalments", "billing", OP,
+              ONE_OFF, J, idem=OPT, status=201),
     RouteSpec("POST", f"{V1}/exports", create_export, "export a carrier's month to files",
               "billing", OP, EXPORT, J, idem=OPT, status=201),
     RouteSpec("GET", f"{V1}/exports", list_exports, "list export jobs", "billing", OP,

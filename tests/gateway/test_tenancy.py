@@ -104,6 +104,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("PUT", "/billing/accounts/{enterprise_id}"): Case(
         lambda w: f"{V1}/billing/accounts/{w.a.id}", 403, lambda w: {"carrier": "XX",
                                                                      "plan": "XX"}),
+    ("POST", "/billing/one-off-charges"): Case(lambda w: f"{V1}/billing/one-off-charges", 403,
+                                               lambda w: {"enterprise_id": w.a.id}),
     ("POST", "/billing/exports"): Case(lambda w: f"{V1}/billing/exports", 403,
                                        lambda w: {"carrier": "XX", "period": "2026-10"}),
     ("GET", "/billing/exports"): Case(lambda w: f"{V1}/billing/exports", 403),

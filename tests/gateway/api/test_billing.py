@@ -118,3 +118,25 @@ async def test_reconciliation_is_scoped_to_the_admins_enterprise(
     assert (vague.status, vague["error"]) == (422, "validation_failed")
     exports = await bapi.call("GET", f"{B}/exports", token=a.token)
     assert exports.status == 403
+
+
+async def test_one_off_charges_in_instalments(bapi: Api, bworld: World) -> None:
+    body = {
+        "enterprise_id": bworld.a.id,
+        "item": "DEVICE",
+        "amount_fen": 100_000,
+        "order": "PO-2026-17",
+        "first_period": "2026-10",
+        "instalments": 3,
+    }
+    first = await bapi.ok("POST", f"{B}/one-off-charges", 201, body=body)
+    assert first["recorded"] == 3
+    assert [(i["period"], i["amount_fen"], i["reference"]) for i in first["instalments"]] == [
+        ("2026-10", 33_334, "1/3"),
+        ("2026-11", 33_333, "2/3"),
+        ("2026-12", 33_333, "3/3"),
+    ]
+    again = await bapi.ok("POST", f"{B}/one-off-charges", 201, body=body)
+    assert again["recorded"] == 0  # the same order: nothing charged twice
+    missing = await bapi.call("POST", f"{B}/one-off-charges", body={**body, "enterprise_id": 999})
+    assert missing.status == 404
