@@ -46,6 +46,7 @@ class Link(asyncio.Protocol):
         self._out: list[bytes] = []
         self._queued = 0
         self._flush_scheduled = False
+        self._reading = False  # inside data_received: flushed when the read is handled
 
     # -- asyncio.Protocol
 
@@ -59,7 +60,14 @@ class Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         events = self.session.receive_data(data)
         if events:
-            self.handler.link_events(self, events)
+            # What the handler sends in answer leaves at the end of this read, without waiting
+            # for another turn of the loop (one round trip less per window-1 message).
+            self._reading = True
+            try:
+                self.handler.link_events(self, events)
+            finally:
+                self._reading = False
+                self.flush()
 
     def eof_received(self) -> bool | None:
         return False  # close our side too: SMPP has no half-closed use
@@ -91,7 +99,7 @@ class Link(asyncio.Protocol):
         self._queued += len(data)
         if self._queued >= FLUSH_BYTES:
             self.flush()
-        elif not self._flush_scheduled:
+        elif not self._flush_scheduled and not self._reading:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._end_of_turn)
 
