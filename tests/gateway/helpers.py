@@ -139,6 +139,7 @@ class World:
         self.api = api
         self.a = a
         self.b = b
+        self.extra: dict[str, Any] = {}
 
     @classmethod
     async def build(cls, api: Api) -> World:
