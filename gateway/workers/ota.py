@@ -27,11 +27,12 @@ from typing import TypeVar
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import keys
 from gateway.db.models_ota import OtaJob
 from gateway.db.uow import Retryable
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StorageUnavailable
 from gateway.metrics import Counter, Histogram, Metrics
 from gateway.ota_core import JobState
 from gateway.ports import Event, EventName
@@ -185,6 +186,12 @@ class OtaEngine:
                     log.warning("OTA PoR writer: %s; retrying in %.2fs", exc.detail, delay)
                     await asyncio.sleep(delay)
                     continue
+                except Exception as exc:  # a bug: refuse these PoRs (the SMSC retries them)
+                    log.exception("OTA PoR writer failed")
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
                 failures = 0
                 for (_, future), label in zip(batch, labels, strict=True):
                     if not future.done():
@@ -216,6 +223,8 @@ class OtaEngine:
                     claimed = await self._send_batch()
                 except GatewayError as exc:
                     log.warning("OTA sender: %s", exc.detail)
+                except Exception:  # a bug must not stop the sender for good
+                    log.exception("OTA sender failed")
             if claimed < self.settings.claim_batch or self._room() <= 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -245,10 +254,23 @@ class OtaEngine:
 
     async def _due(self) -> bool:
         """A cheap read first: most polls find nothing, and need no write transaction."""
-        async with self.deps.uow(readonly=True) as uow:
-            stmt = select(OtaJob.id).where(OtaJob.state == JobState.PENDING,
-                                           OtaJob.not_before <= uow.clock()).limit(1)
-            return (await uow.session.scalars(stmt)).first() is not None
+        return await self._any(JobState.PENDING)
+
+    async def _any(self, state: JobState) -> bool:
+        """Is a job of ``state`` due? One autocommit statement: a poll never leaves a
+        transaction open (a paused process would otherwise hold its locks)."""
+        stmt = select(OtaJob.id).where(OtaJob.state == state,
+                                       OtaJob.not_before <= self.deps.clock()).limit(1)
+        database = self.deps.database
+        try:
+            if database.is_sqlite:  # WAL readers hold no lock a writer waits for
+                async with self.deps.uow(readonly=True) as uow:
+                    return (await uow.session.scalars(stmt)).first() is not None
+            async with database.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return (await auto.execute(stmt)).first() is not None
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageUnavailable(f"OTA poll failed ({type(exc).__name__})") from exc
 
     async def _submit(self, item: Outgoing) -> None:
         try:
@@ -278,6 +300,8 @@ class OtaEngine:
                 await self._tick()
             except GatewayError as exc:
                 log.warning("OTA timer: %s", exc.detail)
+            except Exception:
+                log.exception("OTA timer failed")
 
     async def _tick(self) -> None:
         if not self.link.enabled:
@@ -304,10 +328,7 @@ class OtaEngine:
             self._wake.set()
 
     async def _overdue(self) -> bool:
-        async with self.deps.uow(readonly=True) as uow:
-            stmt = select(OtaJob.id).where(OtaJob.state == JobState.SENT,
-                                           OtaJob.not_before <= uow.clock()).limit(1)
-            return (await uow.session.scalars(stmt)).first() is not None
+        return await self._any(JobState.SENT)
 
     def _finished(self, fx: Effects) -> None:
         for job_id, kind, state, seconds in fx.finished:

@@ -200,8 +200,11 @@ async def add_phone(stack: OtaStack, index: int) -> Phone:
 
 
 async def close(stack: OtaStack) -> None:
+    """Stop the handsets, then the gateway: its background transactions must be over before
+    a PostgreSQL test drops its schema (a frozen loop would hold their locks)."""
     if stack.fleet is not None:
         await stack.fleet.stop()
+    await stack.client.close()
 
 
 async def stack_of(aiohttp_client: Any, settings: Settings, **kw: Any
