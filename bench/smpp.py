@@ -97,9 +97,10 @@ async def run_esme(port: int, messages: int, window: int, receipts: bool) -> tup
     esme = Esme(config, on_receipt=on_receipt)
     await esme.start(timeout=10)
     started, cpu = time.perf_counter(), time.process_time()
-    # Keep about two windows queued ahead, as the gateway's outbox dispatcher does: messages
-    # are prepared while earlier ones are on the wire, not all before the first is sent.
-    ahead, step = 2 * window, max(1, window // 2)
+    # Keep a few hundred messages queued ahead and top them up in steps, as the gateway's
+    # outbox dispatcher does with its batches: messages are prepared while earlier ones are on
+    # the wire (not all before the first is sent), and the producer does not wake per message.
+    ahead, step = max(2 * window, 200), max(window // 2, 50)
     futures: list[asyncio.Future[SubmitResult]] = []
     for i in range(messages):
         futures.append(
