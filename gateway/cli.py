@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the gateway (--embedded: with demo tenant and simulators)"),
     "sim": ("sim", "run emulated SIM cards: serve over PC/SC, or a handset fleet"),
     "card": ("card", "issuing desk: personalise a card in a PC/SC reader"),
+    "demo": ("demo", "run the user stories end to end against an embedded or given gateway"),
     "export": ("export", "carrier billing: export a month's files, re-rate, reconcile"),
     "bill": ("bill", "SMS bills: run a bill run (progress bar), resume, report, cancel"),
 }
