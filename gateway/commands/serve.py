@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level.upper() != "DEBUG":
+        # Alembic narrates every plugin it loads at INFO; a start needs only its upgrades.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(settings, embedded=args.embedded))
     except GatewayError as exc:
@@ -72,7 +75,7 @@ async def serve(settings: Settings, *, embedded: bool = False,
         base_url = f"http://{settings.host}:{settings.port}"
         log.info("onecard gateway listening on %s (data in %s)", base_url, settings.data_dir)
         if embedded:
-            ctx = EmbeddedContext(deps=app[keys.DEPS], base_url=base_url)
+            ctx = EmbeddedContext(deps=app[keys.DEPS], base_url=base_url, app=app)
             async with EmbeddedStack(ctx):
                 await stop.wait()
         else:

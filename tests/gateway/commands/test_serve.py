@@ -83,17 +83,22 @@ async def test_embedded_run_prints_working_tokens(tmp_path: Path,
     task = asyncio.create_task(serve(settings, embedded=True, stop=stop))
     try:
         await wait_healthy(f"http://127.0.0.1:{port}")
-        for _ in range(300):
-            out = capsys.readouterr().out
-            if "Demo admin" in out:
+        out = ""
+        for _ in range(900):
+            out += capsys.readouterr().out
+            if "over the air" in out:
                 break
             await asyncio.sleep(0.1)
         lines = {line.split(":")[0]: line.rsplit(" ", 1)[-1] for line in out.splitlines()}
         admin = lines["Demo admin (DEMO) token"]
         operator = lines["Operator token"]
+        # Issued and topped up over the air: SMSC simulator, emulated SIMs, OTA job engine.
         cards = await get(f"http://127.0.0.1:{port}/api/v1/cards", admin)
         assert len(cards["items"]) == 3
         assert {c["balance_fen"] for c in cards["items"]} == {10_000}
+        assert {a["state"] for c in cards["items"] for a in c["apps"]} == {"active"}
+        assert "SIM fleet:      3 emulated handsets" in out
+        assert len(list((tmp_path / "embedded-sims").glob("*.json"))) == 3
         ents = await get(f"http://127.0.0.1:{port}/api/v1/enterprises", operator)
         assert [e["code"] for e in ents["items"]] == ["DEMO"]
         assert f"http://127.0.0.1:{port}/api/v1/" in out
