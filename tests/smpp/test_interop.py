@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,10 +29,19 @@ def _smpp34_installed() -> bool:
 async def test_long_ucs2_message_receipt_and_unbind_against_smpp34() -> None:
     need(_smpp34_installed(), "the smpp34 package (pip install -e '.[test]')")
     port = free_port()
-    server = subprocess.Popen([sys.executable, str(SCRIPT), str(port)], stdout=subprocess.PIPE)
-    try:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCRIPT), str(port), stdout=asyncio.subprocess.PIPE
+    )
+    events: list[dict[str, object]] = []
+
+    async def next_event() -> dict[str, object]:
         assert server.stdout is not None
-        assert json.loads(server.stdout.readline())["event"] == "listening"
+        event: dict[str, object] = json.loads(await asyncio.wait_for(server.stdout.readline(), 10))
+        events.append(event)
+        return event
+
+    try:
+        assert (await next_event())["event"] == "listening"
         receipts: list[Receipt] = []
 
         async def on_receipt(receipt: Receipt) -> None:
@@ -54,18 +62,19 @@ async def test_long_ucs2_message_receipt_and_unbind_against_smpp34() -> None:
         assert outcome.delivered and len(result.message_ids) >= 2
         assert sorted(r.message_id for r in receipts) == sorted(result.message_ids)
         await esme.stop()
+        while (await next_event())["event"] != "unbound":
+            pass
     finally:
-        server.terminate()
-        out, _ = server.communicate(timeout=10)
-    events = [json.loads(line) for line in out.decode().splitlines()]
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()
     submits = [e for e in events if e["event"] == "submit"]
     assert {(e["esm_class"], e["data_coding"]) for e in submits} == {(0x40, 0x08)}
     parts = []
     for submit in submits:
-        udh, body = Udh.decode(bytes.fromhex(submit["short_message"]))
+        udh, body = Udh.decode(bytes.fromhex(str(submit["short_message"])))
         assert udh.concat is not None
         parts.append((udh.concat.sequence, body))
     text = decode_short_message(8, b"".join(body for _, body in sorted(parts)), False)[1]
     assert text == TEXT
     assert [e["status"] for e in events if e["event"] == "receipt_answered"] == [0] * len(submits)
-    assert events[-1]["event"] == "unbound"
