@@ -198,6 +198,9 @@ class Esme:
             config.connect_timeout,
         )
         self._link, self._session = link, session
+        # Before the bind goes out: deliver_sm may follow the bind_resp in the same read, and
+        # their held responses belong to this link, not to the one that died.
+        self._in.attach(link)
         bind_class, _ = BIND_CLASSES[config.bind_mode]
         bind = bind_class(
             sequence=session.next_sequence(),
@@ -222,7 +225,6 @@ class Esme:
         self.metrics.binds += 1
         self._enquire = None
         self._bound.set()
-        self._in.attach(link)
         self._out.attach(link, session)
 
     async def _request(self, link: Link, pdu: Pdu, timeout: float | None = None) -> Pdu:

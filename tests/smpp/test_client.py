@@ -443,3 +443,50 @@ async def test_unbound_esme_refuses_submits() -> None:
     with pytest.raises(NotBound):
         esme.submit_nowait(MSISDN, "x")
     assert BindTransceiver(system_id="x").system_id == "x"
+
+
+async def test_random_deliver_sm_never_crash_the_esme() -> None:
+    """Random (valid-framed) deliver_sm: each gets its deliver_sm_resp, the bind stays up."""
+    import random
+
+    rng = random.Random(99)
+    answered: dict[int, int] = {}
+    done = asyncio.Event()
+
+    async def smsc(client: RawClient) -> None:
+        bind = await client.receive()
+        client.send(BindTransceiverResp(sequence=bind.sequence))
+        for sequence in range(1, 201):
+            udh = bytes([5, 0, 3, rng.randrange(4), rng.randrange(1, 4), rng.randrange(0, 5)])
+            client.send(
+                DeliverSm(
+                    sequence=sequence,
+                    source_addr=str(rng.randrange(3)),
+                    esm_class=rng.choice([0, 0x04, 0x40, 0x44, 0x40]),
+                    data_coding=rng.choice([0, 1, 3, 4, 8, 0xF6, 0x11]),
+                    short_message=rng.choice([b"", udh]) + rng.randbytes(rng.randrange(0, 100)),
+                    sar_msg_ref_num=rng.choice([None, 7]),
+                    sar_total_segments=rng.choice([None, 2, 0]),
+                    sar_segment_seqnum=rng.choice([None, 1, 2, 3]),
+                )
+            )
+        while len(answered) < 200:
+            pdu = await client.receive(timeout=5)
+            if isinstance(pdu, DeliverSmResp):
+                answered[pdu.sequence] = pdu.command_status
+        done.set()
+        while not isinstance(unbind := await client.receive(timeout=10), Unbind):
+            pass
+        client.send(UnbindResp(sequence=unbind.sequence))
+
+    async def on_mo(message: object) -> None:
+        pass
+
+    async with scripted_smsc(smsc) as port:
+        esme = Esme(_config(port), on_mo=on_mo)  # type: ignore[arg-type]
+        await esme.start(timeout=5)
+        await asyncio.wait_for(done.wait(), 15)
+        assert esme.bound and esme.metrics.binds == 1  # answered on the first connection
+        await esme.stop()
+    assert sorted(answered) == list(range(1, 201))
+    assert S.ESME_ROK in answered.values() and set(answered.values()) - {S.ESME_ROK}

@@ -387,3 +387,37 @@ def test_onecard_smsc_command() -> None:
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+async def test_random_pdus_never_crash_the_server(start_smsc: StartSmsc) -> None:
+    """A stream of well-framed garbage: every PDU is answered or dropped, the server lives."""
+    import random
+
+    smsc = await start_smsc()
+    rng = random.Random(1234)
+    client = await RawClient.connect(smsc.port)
+    await client.bind()
+    command_ids = [
+        0x00000004,
+        0x00000003,
+        0x00000009,
+        0x00000015,
+        0x00000006,
+        0x80000005,
+        0x00000103,
+        0x00000999,
+        0x80000004,
+        0x00000002,
+    ]
+    for sequence in range(2, 300):
+        body = bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 80)))
+        command_id = rng.choice(command_ids[:4] + command_ids[7:])  # keep the bind alive
+        client.send_raw(struct.pack(">IIII", 16 + len(body), command_id, 0, sequence) + body)
+    client.send(EnquireLink(sequence=999))
+    while not isinstance(await client.receive(), EnquireLinkResp):
+        pass
+    client.close()
+    other = await RawClient.connect(smsc.port)
+    assert isinstance(await other.bind(), BindTransceiverResp)
+    other.close()
+    assert smsc.stats["bad_pdus"] > 100
