@@ -229,6 +229,8 @@ async def _records_for(uow: UnitOfWork, event: Event, enterprise: int, now: date
             )
         ]
     if event.name is EventName.RECORDS_INGESTED:
+        if not payload.get("kinds", {"topup": 1}).get("topup"):
+            return []  # a batch without top-ups (the event counts the batch's kinds)
         return await _terminal_topups(
             uow, enterprise, payload["terminal_id"], payload["first_seq"], payload["last_seq"], now
         )

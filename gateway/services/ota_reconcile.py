@@ -91,6 +91,8 @@ def install(bus: EventBus) -> None:
 
 async def on_records(uow: UnitOfWork, event: Event) -> None:
     payload = event.payload
+    if payload.get("balances", 1) == 0:
+        return  # no record of the batch reported a card balance (counted in the event)
     stmt = select(TerminalRecord).where(
         TerminalRecord.terminal_id == payload["terminal_id"],
         TerminalRecord.seq.between(payload["first_seq"], payload["last_seq"]),

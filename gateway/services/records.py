@@ -99,14 +99,25 @@ async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) ->
               terminal.enterprise_id, accepted=len(rows), duplicates=len(duplicates),
               flagged=len(flagged))
         if rows:
-            uow.emit(Event(EventName.RECORDS_INGESTED, terminal.enterprise_id, {
-                "terminal_id": terminal.id, "count": len(rows),
-                "first_seq": rows[0].rec.seq, "last_seq": rows[-1].rec.seq}))
+            uow.emit(_ingested(terminal, rows))
         return {"terminal": terminal.code, "accepted": len(rows), "duplicates": duplicates,
                 "conflicts": conflicts, "flagged": flagged, "gaps": gaps,
                 "high_seq": terminal.high_seq, "blacklist_version": version}
 
     return await transact(deps, principal, work)
+
+
+def _ingested(terminal: Terminal, rows: Sequence[_Row]) -> Event:
+    """The batch's event. Its counts let subscribers skip re-reading a batch that holds
+    nothing for them (no top-up, no card balance)."""
+    kinds: dict[str, int] = {}
+    for row in rows:
+        kinds[row.rec.kind.value] = kinds.get(row.rec.kind.value, 0) + 1
+    return Event(EventName.RECORDS_INGESTED, terminal.enterprise_id, {
+        "terminal_id": terminal.id, "count": len(rows),
+        "first_seq": rows[0].rec.seq, "last_seq": rows[-1].rec.seq, "kinds": kinds,
+        "posted": sum(1 for r in rows if r.posting_id is not None),
+        "balances": sum(1 for r in rows if r.rec.card_balance_fen is not None)})
 
 
 def _split(batch: Sequence[RecordIn], stored: Mapping[int, TerminalRecord]
