@@ -57,7 +57,7 @@ class Inbound:
         self._mo = MoAssembler(ttl=config.reassembly_ttl, hold=config.mo_hold)
         self._link: Link | None = None
         self._work: deque[tuple[Link, int, Receipt] | tuple[Link, MoComplete]] = deque()
-        self._wake = asyncio.Event()
+        self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting for work
         self._busy = 0
 
     @property
@@ -94,15 +94,20 @@ class Inbound:
 
     def _queue(self, item: tuple[Link, int, Receipt] | tuple[Link, MoComplete]) -> None:
         self._work.append(item)
-        if not self._wake.is_set():
-            self._wake.set()
+        # Wake one idle worker, not all of them: an Event would wake every worker per item.
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
     async def _worker(self) -> None:
-        work, wake = self._work, self._wake
+        work, loop = self._work, asyncio.get_running_loop()
         while True:
             if not work:
-                wake.clear()
-                await wake.wait()
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
                 continue
             item = work.popleft()
             self._busy += 1
