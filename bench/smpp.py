@@ -17,7 +17,8 @@ and nothing else; no segmentation, no message ids, no receipt parsing. The ESME 
 gateway path: split_text, frozen PDUs, the session state machine, the window, the token
 bucket (unlimited), per-part futures, receipt parsing and a receipt callback.
 
-Prints one line per figure, then one JSON line with all of them.
+Each case runs ``--repeats`` times (baseline and ESME alternating) and reports medians. Prints
+one line per figure, then one JSON line with all of them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import struct
 import subprocess
 import sys
@@ -212,10 +214,26 @@ async def run_baseline(
     return messages / elapsed, cpu / messages
 
 
+def measure(
+    port: int, messages: int, window: int, receipts: bool, repeats: int
+) -> dict[str, tuple[float, float]]:
+    """Median (rate, CPU per message) of each runner; the runs alternate, so that a burst of
+    other work on the shared machine does not land on one runner only."""
+    runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "esme": []}
+    for _ in range(repeats):
+        for name, runner in (("baseline", run_baseline), ("esme", run_esme)):
+            runs[name].append(asyncio.run(runner(port, messages, window, receipts)))
+    return {
+        name: (statistics.median(r for r, _ in results), statistics.median(c for _, c in results))
+        for name, results in runs.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--windows", default="1,10,100")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case; medians")
     args = parser.parse_args()
     windows = [int(w) for w in args.windows.split(",")]
     process, port = start_simulator()
@@ -224,20 +242,18 @@ def main() -> None:
         for receipts in (False, True):
             for window in windows:
                 label = f"window {window}, {'with' if receipts else 'no'} receipts"
-                for name, runner in (("baseline", run_baseline), ("esme", run_esme)):
-                    rate, cpu = asyncio.run(runner(port, args.messages, window, receipts))
-                    key = f"{name}_w{window}_{'dlr' if receipts else 'nodlr'}"
-                    figures[key] = round(rate)
-                    figures[f"{key}_cpu_us"] = round(cpu * 1e6, 1)
+                suffix = f"w{window}_{'dlr' if receipts else 'nodlr'}"
+                results = measure(port, args.messages, window, receipts, args.repeats)
+                for name, (rate, cpu) in results.items():
+                    figures[f"{name}_{suffix}"] = round(rate)
+                    figures[f"{name}_{suffix}_cpu_us"] = round(cpu * 1e6, 1)
                     print(
                         f"{name:8} {label}: {rate:,.0f} submit_sm/s,"
                         f" {cpu * 1e6:.1f} us of ESME CPU per message",
                         flush=True,
                     )
-                ratio = figures[f"esme_w{window}_{'dlr' if receipts else 'nodlr'}"] / max(
-                    1, figures[f"baseline_w{window}_{'dlr' if receipts else 'nodlr'}"]
-                )
-                figures[f"ratio_w{window}_{'dlr' if receipts else 'nodlr'}"] = round(ratio, 2)
+                ratio = results["esme"][0] / max(1.0, results["baseline"][0])
+                figures[f"ratio_{suffix}"] = round(ratio, 2)
                 print(f"ratio    {label}: {ratio:.2f} of baseline", flush=True)
     finally:
         process.terminate()
