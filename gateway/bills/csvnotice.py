@@ -54,6 +54,7 @@ COLUMNS: dict[TemplateKind, tuple[tuple[str, ...], tuple[str, ...]]] = {  # requ
     TemplateKind.WAGES: (("employee_no", "gross"), ("name", "deductions", "net", "note")),
     TemplateKind.GENERAL: (("employee_no", "content"), ("name",)),
 }
+_TEXTS = frozenset({"name", "item", "note", "content"})
 LIMITS = {"employee_no": 32, "name": 64, "item": 20, "note": 40, "content": 300}
 _LOOKUP = {unicodedata.normalize("NFKC", alias).lower().replace(" ", ""): column
            for column, aliases in ALIASES.items() for alias in aliases}
@@ -171,7 +172,13 @@ def _cells(header: Sequence[str], columns: Mapping[str, str],
     by_cell = {cell: column for column, cell in columns.items()}
     for position, cell in enumerate(header):
         value = record[position] if position < len(record) else ""
-        yield by_cell[cell], unicodedata.normalize("NFKC", value).strip()
+        column = by_cell[cell]
+        # Numbers and employee numbers typed full-width ("１２０") are read as ASCII; texts
+        # keep their Chinese punctuation (NFKC would turn "，" into ",").
+        if column in _TEXTS:
+            yield column, value.strip().strip("\u3000")
+        else:
+            yield column, unicodedata.normalize("NFKC", value).strip()
 
 
 def _row(kind: TemplateKind, index: int, header: Sequence[str], columns: Mapping[str, str],

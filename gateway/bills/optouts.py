@@ -68,9 +68,10 @@ async def opt_out(uow: UnitOfWork, member: Member, source: OptOutSource, actor: 
 
 async def opt_in(uow: UnitOfWork, member: Member) -> bool:
     """Whether the member had opted out."""
+    had = member.sms_opt_out
     member.sms_opt_out = False
     result = await uow.session.execute(delete(OptOut).where(OptOut.member_id == member.id))
-    return bool(getattr(result, "rowcount", 0))
+    return had or bool(getattr(result, "rowcount", 0))
 
 
 # --- API use cases -------------------------------------------------------------------------
@@ -78,21 +79,32 @@ async def opt_in(uow: UnitOfWork, member: Member) -> bool:
 
 async def list_opt_outs(deps: Deps, principal: Principal, enterprise_id: int | None,
                         page: Page) -> View:
+    """Members whose ``sms_opt_out`` is set (the flag is what sending obeys), with how and when
+    they refused when it was recorded here (a flag set through ``PATCH /members`` has no
+    record: source ``member``)."""
     scoped = principal.enterprise_filter(enterprise_id)
-    where: list[ColumnElement[bool]] = []
+    where: list[ColumnElement[bool]] = [Member.sms_opt_out.is_(True),
+                                        Member.status != MemberStatus.LEFT]
     if scoped is not None:
-        where.append(OptOut.enterprise_id == scoped)
+        where.append(Member.enterprise_id == scoped)
 
     async def work(uow: UnitOfWork) -> View:
-        stmt = select(OptOut).where(*where)
+        stmt = (select(Member, OptOut).outerjoin(OptOut, OptOut.member_id == Member.id)
+                .where(*where))
         if page.after is not None:
-            stmt = stmt.where(OptOut.id > page.after)
-        rows = list(await uow.session.scalars(stmt.order_by(OptOut.id).limit(page.limit + 1)))
-        items = [view(r) for r in rows[:page.limit]]
-        return {"items": items, "next": rows[page.limit - 1].id
-                if len(rows) > page.limit else None}
+            stmt = stmt.where(Member.id > page.after)
+        rows = (await uow.session.execute(stmt.order_by(Member.id).limit(page.limit + 1))).all()
+        items = [view(o) if o is not None else _unrecorded(m) for m, o in rows[:page.limit]]
+        return {"items": items,
+                "next": items[-1]["member_id"] if len(rows) > page.limit else None}
 
     return await read(deps, work)
+
+
+def _unrecorded(member: Member) -> View:
+    return {"member_id": member.id, "enterprise_id": member.enterprise_id,
+            "msisdn": member.msisdn, "source": "member", "keyword": None, "actor": None,
+            "created_at": None}
 
 
 async def _member(uow: UnitOfWork, principal: Principal, member_id: int | None,
