@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from gateway.db.models import Account, Card, Entry, Hold, Posting
 from gateway.db.uow import UnitOfWork
@@ -241,6 +241,29 @@ async def release(uow: UnitOfWork, reference: str) -> Hold:
     if row.state is HoldState.HELD:
         await _unhold(uow, row, HoldState.RELEASED)
     return row
+
+
+async def release_many(uow: UnitOfWork, references: Sequence[str]) -> list[Hold]:
+    """``release`` for many holds at once, in three statements (batches of OTA confirmations);
+    holds are locked in id order, then their accounts."""
+    stmt = (select(Hold).where(Hold.reference.in_(references)).order_by(Hold.id)
+            .with_for_update(key_share=True))
+    rows = list(await uow.ledger.session.scalars(stmt))
+    missing = set(references) - {r.reference for r in rows}
+    if missing:
+        raise NotFound(f"hold {sorted(missing)[0]} not found")
+    for row in rows:
+        if row.state not in (HoldState.HELD, HoldState.RELEASED):
+            raise InvalidState(f"hold {row.reference} is {row.state.value}",
+                               state=row.state.value)
+    held = [r for r in rows if r.state is HoldState.HELD]
+    accounts = {a.id: a for a in await uow.ledger.accounts_by_ids(
+        {r.account_id for r in held}, for_update=True)}
+    now = uow.clock()
+    for row in held:
+        accounts[row.account_id].held -= row.amount
+        row.state, row.settled_at = HoldState.RELEASED, now
+    return rows
 
 
 async def capture(uow: UnitOfWork, reference: str, spec: PostingSpec) -> Posting:

@@ -50,6 +50,8 @@ class Effects:
 
     cdrs: list[Cdr] = field(default_factory=list)
     sms: list[outbox.Sms] = field(default_factory=list)
+    # Jobs that reached a final state in this transaction, their effects not applied yet.
+    pending: list[OtaJob] = field(default_factory=list)
     # (job id, kind, final state, seconds since the job was made): for waiters and metrics.
     finished: list[tuple[int, str, str, float]] = field(default_factory=list)
 
@@ -65,6 +67,8 @@ class Effects:
                                                 uow.clock()))
 
     async def flush(self, uow: UnitOfWork) -> None:
+        """Apply the pending jobs' effects, then write their SMS and billing records."""
+        await finish_all(uow, self)
         if self.cdrs:
             await recorder.record(uow.session, *self.cdrs, now=uow.clock())
         if self.sms:
@@ -72,11 +76,27 @@ class Effects:
         self.cdrs, self.sms = [], []
 
 
+async def finish_all(uow: UnitOfWork, fx: Effects) -> None:
+    """Apply what the pending jobs reaching their final states means (their states are set).
+
+    Confirmed top-ups, the bulk of the traffic, are settled together; the rest one by one.
+    """
+    jobs, fx.pending = fx.pending, []
+    credited = [j for j in jobs if j.kind is JobKind.TOPUP and j.state is JobState.CONFIRMED]
+    if credited:
+        await _topups_confirmed(uow, credited, fx)
+    for job in jobs:
+        if job.kind is not JobKind.TOPUP or job.state is not JobState.CONFIRMED:
+            await finish(uow, job, fx)
+        age = (uow.clock() - job.created_at).total_seconds()
+        fx.finished.append((job.id, job.kind.value, job.state.value, age))
+
+
 async def finish(uow: UnitOfWork, job: OtaJob, fx: Effects) -> None:
     """Apply what ``job`` reaching its final state means (``job.state`` is already final)."""
     if job.kind is JobKind.TOPUP:
-        await (_topup_confirmed if job.state is JobState.CONFIRMED else _topup_failed)(
-            uow, job, fx)
+        if job.state is not JobState.CONFIRMED:
+            await _topup_failed(uow, job, fx)
     elif job.state is not JobState.CONFIRMED:
         if job.kind is JobKind.DELETE:
             await _deletion_failed(uow, job, fx)
@@ -86,27 +106,27 @@ async def finish(uow: UnitOfWork, job: OtaJob, fx: Effects) -> None:
         await _deleted(uow, job, fx)
     elif job.kind in (JobKind.LOCK, JobKind.UNLOCK):
         fx.bill(uow, job)
-    age = (uow.clock() - job.created_at).total_seconds()
-    fx.finished.append((job.id, job.kind.value, job.state.value, age))
 
 
 def _now_text(uow: UnitOfWork) -> str:
     return cn_time(uow.clock())
 
 
-async def _topup_confirmed(uow: UnitOfWork, job: OtaJob, fx: Effects) -> None:
-    result: dict[str, Any] = job.result or {}
-    row = await topups.confirm(uow, job, int(result["balance_fen"]), int(result["load_counter"]),
-                               bool(result["replayed"]))
-    await ota_reconcile.report(
-        uow, card_id=job.card_id, enterprise_id=job.enterprise_id, source="por",
-        reference=f"job:{job.id}", reported_fen=int(result["balance_fen"]),
-        load_counter=int(result["load_counter"]))
-    fx.bill(uow, job)
-    fx.cdrs.append(recorder.topup(job.enterprise_id, job.member_id, job.iccid, row.amount_fen,
-                                  TopupChannel.OTA, row.transaction_id, uow.clock()))
-    fx.notify(job, Notice.TOPUP_CONFIRMED, time=_now_text(uow), amount=yuan(row.amount_fen),
-              balance=yuan(int(result["balance_fen"])))
+async def _topups_confirmed(uow: UnitOfWork, jobs: list[OtaJob], fx: Effects) -> None:
+    rows = await topups.confirm_many(uow, jobs)
+    results: dict[int, dict[str, Any]] = {j.id: j.result or {} for j in jobs}
+    await ota_reconcile.report_many(uow, [ota_reconcile.Reported(
+        j.card_id, j.enterprise_id, "por", f"job:{j.id}", int(results[j.id]["balance_fen"]),
+        int(results[j.id]["load_counter"])) for j in jobs])
+    now = _now_text(uow)
+    for job in jobs:
+        row = rows[job.id]
+        fx.bill(uow, job)
+        fx.cdrs.append(recorder.topup(job.enterprise_id, job.member_id, job.iccid,
+                                      row.amount_fen, TopupChannel.OTA, row.transaction_id,
+                                      uow.clock()))
+        fx.notify(job, Notice.TOPUP_CONFIRMED, time=now, amount=yuan(row.amount_fen),
+                  balance=yuan(int(results[job.id]["balance_fen"])))
 
 
 async def _topup_failed(uow: UnitOfWork, job: OtaJob, fx: Effects) -> None:

@@ -51,7 +51,7 @@ from gateway.ota_core import (
     on_timeout,
     script_of,
 )
-from gateway.services.ota_effects import Effects, finish
+from gateway.services.ota_effects import Effects
 from gateway.services.ota_jobs import OtaSettings
 from gateway.vault import Vault
 from ota.errors import OtaError, RcCcDsFailed
@@ -94,7 +94,7 @@ class Outgoing:
 
 
 async def settle(uow: UnitOfWork, job: OtaJob, decision: Decision, fx: Effects) -> None:
-    """Move ``job`` as ``decision`` says; a final state runs the job's effects."""
+    """Move ``job`` as ``decision`` says; a final state queues the job's effects in ``fx``."""
     now = uow.clock()
     if decision.state is not job.state:
         check_transition(job.state, decision.state)
@@ -108,7 +108,7 @@ async def settle(uow: UnitOfWork, job: OtaJob, decision: Decision, fx: Effects) 
         job.failure = decision.failure[:300]
     if decision.state in FINAL_STATES:
         job.finished_at = now
-        await finish(uow, job, fx)
+        fx.pending.append(job)  # effects applied by ``fx.flush``, together
 
 
 # -- claiming ------------------------------------------------------------------------------

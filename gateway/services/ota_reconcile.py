@@ -16,6 +16,9 @@ there. ``reconciliation`` lists, per card, the latest report that differs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import ColumnElement, func, select
 
 from gateway.db.models import Card, TerminalRecord
@@ -30,26 +33,56 @@ from gateway.services.base import Deps, Principal, View, read
 _OPEN = (JobState.PENDING, JobState.SENT)
 
 
+@dataclass(frozen=True)
+class Reported:
+    """A card balance (and load counter, from a PoR) as reported, to compare with the ledger."""
+
+    card_id: int
+    enterprise_id: int
+    source: str  # por, terminal
+    reference: str
+    reported_fen: int
+    load_counter: int | None = None
+
+
 async def report(uow: UnitOfWork, *, card_id: int, enterprise_id: int, source: str,
                  reference: str, reported_fen: int,
                  load_counter: int | None = None) -> BalanceReport:
     """Record what the card reported beside what the ledger says now (same transaction)."""
-    purse = await ledger.account(uow, ledger.purse_code(card_id))
-    expected = purse.balance - purse.held
-    difference = reported_fen - expected
-    loads = None
-    if load_counter is not None:
-        loads = int((await uow.session.execute(select(func.count()).where(
-            OtaTopup.card_id == card_id, OtaTopup.state == JobState.CONFIRMED))).scalar_one())
-    explanation = None
-    if difference or (loads is not None and load_counter != loads):
-        explanation = await explain(uow, card_id, difference, load_counter, loads)
-    row = BalanceReport(
-        enterprise_id=enterprise_id, card_id=card_id, source=source, reference=reference,
-        reported_fen=reported_fen, ledger_fen=expected, difference_fen=difference,
-        load_counter=load_counter, ledger_loads=loads, explanation=explanation, at=uow.clock())
-    uow.session.add(row)
+    (row,) = await report_many(uow, [Reported(card_id, enterprise_id, source, reference,
+                                              reported_fen, load_counter)])
     return row
+
+
+async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[BalanceReport]:
+    """``report`` for a batch: two queries however many cards (one card once per batch)."""
+    if not items:
+        return []
+    codes = {ledger.purse_code(i.card_id) for i in items}
+    purses = {a.card_id: a for a in await uow.ledger.accounts_by_codes(codes)}
+    counted = [i.card_id for i in items if i.load_counter is not None]
+    loads: dict[int, int] = {}
+    if counted:
+        loads = {int(cid): int(n) for cid, n in await uow.session.execute(
+            select(OtaTopup.card_id, func.count()).where(
+                OtaTopup.card_id.in_(counted), OtaTopup.state == JobState.CONFIRMED)
+            .group_by(OtaTopup.card_id))}
+    rows = []
+    for item in items:
+        purse = purses[item.card_id]
+        expected = purse.balance - purse.held
+        difference = item.reported_fen - expected
+        count = loads.get(item.card_id, 0) if item.load_counter is not None else None
+        explanation = None
+        if difference or (count is not None and item.load_counter != count):
+            explanation = await explain(uow, item.card_id, difference, item.load_counter, count)
+        rows.append(BalanceReport(
+            enterprise_id=item.enterprise_id, card_id=item.card_id, source=item.source,
+            reference=item.reference, reported_fen=item.reported_fen, ledger_fen=expected,
+            difference_fen=difference, load_counter=item.load_counter, ledger_loads=count,
+            explanation=explanation, at=uow.clock()))
+    uow.session.add_all(rows)
+    return rows
 
 
 async def explain(uow: UnitOfWork, card_id: int, difference: int, load_counter: int | None,
@@ -102,10 +135,9 @@ async def on_records(uow: UnitOfWork, event: Event) -> None:
     for row in await uow.session.scalars(stmt):
         assert row.card_id is not None
         latest[row.card_id] = row  # the card's balance after its last record of the batch
-    for card_id, row in latest.items():
-        assert row.card_balance_fen is not None
-        await report(uow, card_id=card_id, enterprise_id=row.enterprise_id, source="terminal",
-                     reference=f"record:{row.id}", reported_fen=row.card_balance_fen)
+    await report_many(uow, [Reported(card_id, row.enterprise_id, "terminal", f"record:{row.id}",
+                                     row.card_balance_fen or 0)
+                            for card_id, row in latest.items()])
 
 
 def report_view(row: BalanceReport, iccid: str) -> View:

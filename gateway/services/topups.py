@@ -19,6 +19,7 @@ way (``gateway.services.ota_effects``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
@@ -106,16 +107,24 @@ async def of_job(uow: UnitOfWork, job: OtaJob) -> OtaTopup:
     return row
 
 
-async def confirm(uow: UnitOfWork, job: OtaJob, balance_fen: int, load_counter: int,
-                  replayed: bool) -> OtaTopup:
-    """The card has the money: release the hold."""
-    row = await of_job(uow, job)
-    await ledger.release(uow, row.hold_ref)
+async def confirm_many(uow: UnitOfWork, jobs: Sequence[OtaJob]) -> dict[int, OtaTopup]:
+    """The cards have the money (each job's result says what they hold): release the holds.
+
+    By job id. A batch of confirmations costs a fixed number of statements.
+    """
+    stmt = select(OtaTopup).where(OtaTopup.job_id.in_([j.id for j in jobs]))
+    rows = {r.job_id: r for r in await uow.session.scalars(stmt) if r.job_id is not None}
+    missing = [j.id for j in jobs if j.id not in rows]
+    if missing:
+        raise NotFound(f"no top-up for OTA job {missing[0]}")
+    await ledger.release_many(uow, [rows[j.id].hold_ref for j in jobs])
     now = uow.clock()
-    row.state, row.card_balance_fen, row.load_counter = JobState.CONFIRMED, balance_fen, \
-        load_counter
-    row.replayed, row.confirmed_at, row.updated_at = replayed, now, now
-    return row
+    for job in jobs:
+        row, result = rows[job.id], job.result or {}
+        row.state, row.confirmed_at, row.updated_at = JobState.CONFIRMED, now, now
+        row.card_balance_fen = int(result["balance_fen"])
+        row.load_counter, row.replayed = int(result["load_counter"]), bool(result["replayed"])
+    return rows
 
 
 async def reverse(uow: UnitOfWork, job: OtaJob) -> OtaTopup:

@@ -88,6 +88,8 @@ class OtaEngine:
         self._submitting: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._sending = False
+        # Called with (job id, kind, final state) as jobs finish here (benchmarks, tests).
+        self.listeners: list[Callable[[int, str, str], None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -199,16 +201,15 @@ class OtaEngine:
                 self._wake.set()  # confirmed jobs free their cards' next jobs
 
     async def _apply_pors(self, items: list[PorIn]) -> list[str]:
-        fx = Effects()
-
-        async def work() -> list[str]:
+        async def work() -> tuple[list[str], Effects]:
+            fx = Effects()  # afresh for each try: a rolled back try leaves nothing behind
             async with self.deps.uow() as uow:
                 labels = await ota_flow.apply_pors(uow, self.keys, self.settings, items, fx)
                 await fx.flush(uow)
                 await uow.commit()
-                return labels
+                return labels, fx
 
-        labels = await _retrying(work)
+        labels, fx = await _retrying(work)
         self._finished(fx)
         return labels
 
@@ -307,20 +308,19 @@ class OtaEngine:
         if not self.link.enabled:
             return  # nothing was ever sent: nothing can be overdue
         unsent, self._unsent = self._unsent, []
-        fx = Effects()
 
-        async def work() -> int:
+        async def work() -> Effects:
+            fx = Effects()
             async with self.deps.uow() as uow:
                 await ota_flow.unsent(uow, unsent, self.settings, fx)
-                expired = await ota_flow.expire(uow, self.settings, 500, fx)
+                await ota_flow.expire(uow, self.settings, 500, fx)
                 await fx.flush(uow)
                 await uow.commit()
-                return expired
+                return fx
 
         if unsent or await self._overdue():
             try:
-                if await _retrying(work):
-                    self._wake.set()
+                fx = await _retrying(work)
             except GatewayError:
                 self._unsent[:0] = unsent
                 raise
@@ -337,6 +337,8 @@ class OtaEngine:
             for future in self._waiters.pop(job_id, []):
                 if not future.done():
                     future.set_result(None)
+            for listener in self.listeners:
+                listener(job_id, kind, state)
 
 
 ENGINE = web.AppKey("ota_engine", OtaEngine)
