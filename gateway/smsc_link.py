@@ -24,7 +24,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy import select
+
 from gateway.db.models_outbox import InboundKind, InboundMessage
+from gateway.db.uow import UnitOfWork
 from gateway.metrics import Metrics, _Metric
 from gateway.services.base import Deps
 from gateway.settings import SmscSettings
@@ -193,6 +196,8 @@ class SmscLink:
 
     async def _keep(self, row: InboundMessage) -> None:
         async with self.deps.uow() as uow:
+            if row.kind is InboundKind.RECEIPT and await _kept(uow, row):
+                return  # the SMSC redelivers what it did not see answered: once is enough
             row.received_at = uow.clock()
             uow.session.add(row)
             await uow.commit()
@@ -246,6 +251,13 @@ class SmscLink:
         """Queue one prepared submit_sm as a message of its own: its future resolves with its
         message_id as soon as its submit_sm_resp arrives."""
         return self._esme().submit_parts([template])
+
+
+async def _kept(uow: UnitOfWork, row: InboundMessage) -> bool:
+    stmt = select(InboundMessage.id).where(
+        InboundMessage.kind == InboundKind.RECEIPT, InboundMessage.smsc_id == row.smsc_id,
+        InboundMessage.receipt_state == row.receipt_state, InboundMessage.source == row.source)
+    return (await uow.session.scalars(stmt.limit(1))).first() is not None
 
 
 async def _quietly(hook: StopHook) -> None:

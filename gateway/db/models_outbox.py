@@ -142,7 +142,8 @@ class InboundMessage(Base):
     esm_class: Mapped[int] = mapped_column(SmallInteger, default=0)
     udh: Mapped[bytes | None] = mapped_column(LargeBinary)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    smsc_id: Mapped[str | None] = mapped_column(String(64))  # receipts: the receipted id
+    # Receipts: the receipted id; the outbox adopts the receipt if a part with it turns up.
+    smsc_id: Mapped[str | None] = mapped_column(String(64), index=True)
     receipt_state: Mapped[str | None] = mapped_column(String(16))
     parts: Mapped[int] = mapped_column(SmallInteger, default=1)
     received_at: Mapped[datetime] = mapped_column(index=True)

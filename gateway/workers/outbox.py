@@ -341,6 +341,9 @@ class Dispatcher:
             await uow.commit()
 
     async def _sweep(self) -> None:
+        adopted = await self.writer.adopt_kept()
+        if adopted:
+            log.info("outbox: %d kept receipts matched their parts late", adopted)
         async with self.deps.uow() as uow:
             now = uow.clock()
             expired = await store.sweep_expired(uow.session, now, now - RECEIPT_GRACE)

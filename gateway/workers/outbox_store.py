@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,11 +28,21 @@ from billing import recorder
 from billing.cdr import Cdr
 from billing.cdr import SmsKind as BillingSmsKind
 from gateway.db.models import Member
-from gateway.db.models_outbox import OutboxMessage, OutboxPart, PartState, SmsKind, SmsState
+from gateway.db.models_outbox import (
+    InboundKind,
+    InboundMessage,
+    OutboxMessage,
+    OutboxPart,
+    PartState,
+    SmsKind,
+    SmsState,
+)
+from smpp.pdus import MessageState
 
 MESSAGES = cast(Table, OutboxMessage.__table__)
 PARTS = cast(Table, OutboxPart.__table__)
-M, P = MESSAGES.c, PARTS.c
+INBOUND = cast(Table, InboundMessage.__table__)
+M, P, IN = MESSAGES.c, PARTS.c, INBOUND.c
 
 
 @dataclass(slots=True)
@@ -136,9 +146,30 @@ async def set_segments(session: AsyncSession, counts: dict[int, int]) -> None:
 
 
 async def renew(session: AsyncSession, worker: str, lease_until: datetime) -> None:
-    await session.execute(update(MESSAGES).where(M.claimed_by == worker,
-                                                 M.state == SmsState.QUEUED)
+    held = _skip_locked(session, select(M.id).where(M.claimed_by == worker,
+                                                    M.state == SmsState.QUEUED))
+    await session.execute(update(MESSAGES).where(M.id.in_(held.scalar_subquery()))
                           .values(lease_until=lease_until))
+
+
+def _skip_locked(session: AsyncSession, stmt: Select[Any]) -> Select[Any]:
+    """Housekeeping never waits for a row a writer holds (PostgreSQL; SQLite has one writer):
+    waiting in arbitrary row order is how deadlocks start. A skipped row is seen next time."""
+    if _dialect(session) == "postgresql":
+        return stmt.with_for_update(skip_locked=True, key_share=True)
+    return stmt
+
+
+async def lock_messages(session: AsyncSession, ids: Collection[int]) -> None:
+    """Lock the message rows a writer transaction will change, in id order (PostgreSQL).
+
+    Two nodes' writers touch each other's messages (a receipt arrives on whichever bind the
+    SMSC picks); taking every lock up front in one order means they queue, never deadlock, and
+    the second one's "are all parts final?" sees the first one's parts.
+    """
+    if ids and _dialect(session) == "postgresql":
+        await session.execute(select(M.id).where(M.id.in_(sorted(ids))).order_by(M.id)
+                              .with_for_update(key_share=True))
 
 
 async def release_all(session: AsyncSession, worker: str, now: datetime) -> int:
@@ -162,7 +193,7 @@ async def record_accepted(session: AsyncSession, accepted: Sequence[Accepted]) -
     await session.execute(stmt, [
         {"message_id": a.message_id, "seq": a.seq, "smsc_id": a.smsc_id,
          "state": PartState.SUBMITTED, "error": None, "submitted_at": a.at, "done_at": None}
-        for a in accepted])
+        for a in sorted(accepted, key=lambda a: (a.message_id, a.seq))])
 
 
 async def settle(session: AsyncSession, settled: Sequence[Settled], now: datetime) -> None:
@@ -195,36 +226,75 @@ def _cdr(message: Claimed, now: datetime) -> Cdr:
 
 # --- receipts ----------------------------------------------------------------------------
 
+PART_STATE: dict[MessageState, PartState | None] = {
+    MessageState.DELIVERED: PartState.DELIVERED,
+    MessageState.EXPIRED: PartState.EXPIRED,
+    MessageState.DELETED: PartState.FAILED,
+    MessageState.UNDELIVERABLE: PartState.FAILED,
+    MessageState.REJECTED: PartState.FAILED,
+    MessageState.UNKNOWN: PartState.FAILED,
+    MessageState.ENROUTE: None,
+    MessageState.ACCEPTED: None,
+}
 
-async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
-                         now: datetime) -> tuple[set[str], dict[SmsState, int]]:
-    """Apply receipts to their parts and finish messages whose parts are all final. Returns
-    the smsc_ids that matched a part (the rest may be early: their part is not written yet)
-    and how many messages reached each final state."""
-    if not receipts:
-        return set(), {}
-    rows = await session.execute(
-        select(P.id, P.message_id, P.seq, P.smsc_id, P.state)
-        .where(P.smsc_id.in_({r.smsc_id for r in receipts})))
+
+async def find_parts(session: AsyncSession, smsc_ids: Collection[str]) -> dict[str, Any]:
+    """The part each id names: an SMSC may reuse ids (after its own restart), so a part still
+    waiting for its receipt wins, then the newest."""
+    if not smsc_ids:
+        return {}
+    rows = await session.execute(select(P.id, P.message_id, P.smsc_id, P.state)
+                                 .where(P.smsc_id.in_(list(smsc_ids))))
     best: dict[str, Any] = {}
-    for row in rows:  # an SMSC may reuse ids: prefer a part still waiting, then the newest
+    for row in rows:
         held = best.get(row.smsc_id)
         if held is None or (row.state == PartState.SUBMITTED, row.id) > (
                 held.state == PartState.SUBMITTED, held.id):
             best[row.smsc_id] = row
-    changes = [{"b_id": best[r.smsc_id].id, "b_state": r.state, "b_error": r.error or None,
-                "b_at": r.at} for r in receipts
-               if r.smsc_id in best and r.state is not None
-               and best[r.smsc_id].state == PartState.SUBMITTED]
-    finished: dict[SmsState, int] = {}
-    if changes:
-        stmt = (update(PARTS).where(P.id == bindparam("b_id"), P.state == PartState.SUBMITTED)
-                .values(state=bindparam("b_state"), error=bindparam("b_error"),
-                        done_at=bindparam("b_at")))
-        await session.execute(stmt, changes)
-        touched = {best[r.smsc_id].message_id for r in receipts if r.smsc_id in best}
-        finished = await _finish_messages(touched, session, now)
-    return set(best), finished
+    return best
+
+
+async def adopt_inbound(session: AsyncSession, smsc_ids: Collection[str] | None,
+                        now: datetime, limit: int = 1000) -> list[ReceiptIn]:
+    """Receipts kept in ``inbound_messages`` because their part was not written in time (a
+    slow commit on another node): now that the parts exist, they apply after all. With
+    ``smsc_ids`` None: any kept receipt whose part waits for one (housekeeping)."""
+    stmt = select(IN.id, IN.smsc_id, IN.receipt_state, IN.received_at).where(
+        IN.kind == InboundKind.RECEIPT, IN.handled_at.is_(None))
+    if smsc_ids is not None:
+        if not smsc_ids:
+            return []
+        stmt = stmt.where(IN.smsc_id.in_(list(smsc_ids)))
+    else:
+        waiting = select(P.id).where(P.smsc_id == IN.smsc_id, P.state == PartState.SUBMITTED)
+        stmt = stmt.where(waiting.exists()).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    if not rows:
+        return []
+    await session.execute(update(INBOUND).where(IN.id.in_([r.id for r in rows]))
+                          .values(handled_at=now))
+    return [ReceiptIn(r.smsc_id, PART_STATE.get(MessageState[r.receipt_state]), 0,
+                      r.received_at) for r in rows if r.receipt_state in MessageState.__members__]
+
+
+async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
+                         parts: dict[str, Any], now: datetime) -> dict[SmsState, int]:
+    """Apply receipts to their parts (``find_parts``) and finish messages whose parts are
+    all final; returns how many messages reached each final state."""
+    changes = sorted(
+        ({"b_id": parts[r.smsc_id].id, "b_state": r.state, "b_error": r.error or None,
+          "b_at": r.at} for r in receipts
+         if r.smsc_id in parts and r.state is not None
+         and parts[r.smsc_id].state == PartState.SUBMITTED),
+        key=lambda change: int(change["b_id"]))
+    if not changes:
+        return {}
+    stmt = (update(PARTS).where(P.id == bindparam("b_id"), P.state == PartState.SUBMITTED)
+            .values(state=bindparam("b_state"), error=bindparam("b_error"),
+                    done_at=bindparam("b_at")))
+    await session.execute(stmt, changes)
+    touched = {parts[r.smsc_id].message_id for r in receipts if r.smsc_id in parts}
+    return await _finish_messages(touched, session, now)
 
 
 _FINAL = (PartState.DELIVERED, PartState.FAILED, PartState.EXPIRED)
@@ -264,18 +334,20 @@ async def sweep_expired(session: AsyncSession, now: datetime, grace_until: datet
     """Messages past their validity: queued ones not held by a live claim, and submitted ones
     still without a final receipt ``grace_until`` (an SMSC's own EXPIRED receipt should come
     first). Their open parts expire with them."""
-    late = select(M.id).where(M.state == SmsState.SUBMITTED, M.valid_until < grace_until)
-    await session.execute(update(PARTS).where(P.state == PartState.SUBMITTED,
-                                              P.message_id.in_(late.scalar_subquery()))
-                          .values(state=PartState.EXPIRED, done_at=now))
     stale = or_(
         and_(M.state == SmsState.QUEUED, M.valid_until < now,
              or_(M.lease_until.is_(None), M.lease_until < now)),
         and_(M.state == SmsState.SUBMITTED, M.valid_until < grace_until))
+    ids = list((await session.scalars(_skip_locked(session, select(M.id).where(stale)))).all())
+    if not ids:
+        return 0
+    await session.execute(update(PARTS).where(P.state == PartState.SUBMITTED,
+                                              P.message_id.in_(ids))
+                          .values(state=PartState.EXPIRED, done_at=now))
     result = await session.execute(
-        update(MESSAGES).where(stale).values(state=SmsState.EXPIRED, done_at=now, updated_at=now,
-                                             error="validity", claimed_by=None,
-                                             lease_until=None))
+        update(MESSAGES).where(M.id.in_(ids), stale)
+        .values(state=SmsState.EXPIRED, done_at=now, updated_at=now, error="validity",
+                claimed_by=None, lease_until=None))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

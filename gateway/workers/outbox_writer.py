@@ -25,27 +25,16 @@ import logging
 import time
 from dataclasses import dataclass
 
-from gateway.db.models_outbox import PartState, SmsState
+from gateway.db.models_outbox import SmsState
 from gateway.errors import GatewayError
 from gateway.services.base import Deps
 from gateway.settings import OutboxSettings
 from gateway.workers import outbox_store as store
 from gateway.workers.outbox_metrics import OutboxMetrics
-from smpp.pdus import MessageState
 from smpp.receipts import Receipt
 
 log = logging.getLogger(__name__)
 
-_PART_STATE: dict[MessageState, PartState | None] = {
-    MessageState.DELIVERED: PartState.DELIVERED,
-    MessageState.EXPIRED: PartState.EXPIRED,
-    MessageState.DELETED: PartState.FAILED,
-    MessageState.UNDELIVERABLE: PartState.FAILED,
-    MessageState.REJECTED: PartState.FAILED,
-    MessageState.UNKNOWN: PartState.FAILED,
-    MessageState.ENROUTE: None,
-    MessageState.ACCEPTED: None,
-}
 _RETRY_S = (0.05, 0.2, 1.0, 5.0)  # after a failed transaction (database busy or away)
 _ORPHAN_RECHECK_S = 0.05
 
@@ -90,7 +79,7 @@ class OutboxWriter:
         """The link's receipt handler: True once the receipt is committed to its part."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
-        entry = store.ReceiptIn(receipt.message_id, _PART_STATE.get(receipt.state),
+        entry = store.ReceiptIn(receipt.message_id, store.PART_STATE.get(receipt.state),
                                 receipt.error, self.deps.clock())
         self._receipts.append(_Waiting(entry, future, time.monotonic()))
         self._wake.set()
@@ -144,11 +133,31 @@ class OutboxWriter:
         async with self.deps.uow() as uow:
             session, now = uow.session, uow.clock()
             await store.record_accepted(session, accepted)
+            entries = [*receipts, *await store.adopt_inbound(
+                session, [a.smsc_id for a in accepted], now)]
+            parts = await store.find_parts(session, {r.smsc_id for r in entries})
+            await store.lock_messages(session, {s.message.id for s in settled}
+                                      | {p.message_id for p in parts.values()})
             await store.settle(session, settled, now)
-            outcome = await store.apply_receipts(session, receipts, now)
+            finished = await store.apply_receipts(session, entries, parts, now)
             await uow.commit()
         self.transactions += 1
-        return outcome
+        return set(parts), finished
+
+    async def adopt_kept(self) -> int:
+        """Housekeeping: apply receipts kept in ``inbound_messages`` whose part turned up
+        after they gave up waiting (the accepting node committed just too late)."""
+        async with self.deps.uow() as uow:
+            session, now = uow.session, uow.clock()
+            entries = await store.adopt_inbound(session, None, now)
+            if not entries:
+                return 0
+            parts = await store.find_parts(session, {r.smsc_id for r in entries})
+            await store.lock_messages(session, {p.message_id for p in parts.values()})
+            finished = await store.apply_receipts(session, entries, parts, now)
+            await uow.commit()
+        self._count([], [], finished)
+        return len(entries)
 
     def _answer(self, receipts: list[_Waiting], matched: set[str]) -> None:
         now = time.monotonic()

@@ -52,6 +52,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_inbound_messages_received_at"), ["received_at"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_inbound_messages_smsc_id"), ["smsc_id"], unique=False)
 
     op.create_table(
         "sms_outbox",
@@ -178,6 +179,7 @@ def downgrade() -> None:
 
     op.drop_table("sms_outbox")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inbound_messages_smsc_id"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_received_at"))
 
     op.drop_table("inbound_messages")
