@@ -142,12 +142,24 @@ class AttendanceSummary:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
+# A day's punches as a bill needs them: (first, last, how many), in POSIX seconds. The
+# database aggregates them per member and attendance day (``gateway.bills.store``), so a run
+# reads one row per member and day instead of one per punch.
+DayPunches = tuple[float, float, int]
+_EPOCH = date(1970, 1, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class DaySlot:
+    """One attendance day of the period, in POSIX seconds: its shift and its thresholds."""
+
     day: date
+    number: int  # days since 1970-01-01: what ``Calendar.day_number`` gives its punches
     workday: bool
-    start: datetime  # the shift, on working days
-    end: datetime
+    start: float
+    late_after: float  # arriving later is late
+    middle: float  # a lone punch before it is an arrival, after it a departure
+    early_before: float  # leaving earlier is leaving early
 
 
 class Calendar:
@@ -157,30 +169,50 @@ class Calendar:
     def __init__(self, period: BillPeriod, rules: ShiftRules, now: datetime) -> None:
         self.period = period
         self.rules = rules
-        self.slots = tuple(DaySlot(day, rules.is_workday(day), *rules.shift(day))
-                           for day in period.days() if rules.day_over(day, now))
+        # A punch's attendance day: local time (UTC+8) less the cutoff, as a day number.
+        cutoff = rules.day_cutoff.hour * 3600 + rules.day_cutoff.minute * 60
+        self.offset = 8 * 3600 - cutoff
+        self.slots = tuple(self._slot(day) for day in period.days() if rules.day_over(day, now))
+
+    def _slot(self, day: date) -> DaySlot:
+        start, end = (t.timestamp() for t in self.rules.shift(day))
+        return DaySlot(day, (day - _EPOCH).days, self.rules.is_workday(day), start,
+                       start + 60 * self.rules.late_grace_min, (start + end) / 2,
+                       end - 60 * self.rules.early_grace_min)
+
+    def day_number(self, posix: float) -> int:
+        return int((posix + self.offset) // 86400)
+
+    def days_of(self, punches: Iterable[datetime]) -> dict[int, DayPunches]:
+        """Punches aggregated per attendance day, as the database does it."""
+        out: dict[int, DayPunches] = {}
+        for punch in punches:
+            at = punch.timestamp()
+            number = self.day_number(at)
+            first, last, count = out.get(number, (at, at, 0))
+            out[number] = (min(first, at), max(last, at), count + 1)
+        return out
 
     def summarise(self, punches: Iterable[datetime], *, joined: date | None) -> AttendanceSummary:
         """One member's summary. ``punches`` may reach past the period: each is attributed to
         its attendance day and only the period's days are kept."""
-        rules = self.rules
-        by_day: dict[date, list[datetime]] = {}
-        for punch in punches:
-            by_day.setdefault(rules.day_of(punch), []).append(punch)
+        return self.summarise_days(self.days_of(punches), joined=joined)
+
+    def summarise_days(self, days: Mapping[int, DayPunches], *,
+                       joined: date | None) -> AttendanceSummary:
         counted = present = late = early = missed = rest = late_minutes = 0
         for slot in self.slots:
             if joined is not None and slot.day < joined:
                 continue
-            day_punches = by_day.get(slot.day)
+            punches = days.get(slot.number)
             if not slot.workday:
-                rest += day_punches is not None
+                rest += punches is not None
                 continue
             counted += 1
-            if not day_punches:
+            if punches is None:
                 continue
             present += 1
-            minutes, left_early, missed_one = _judge(sorted(day_punches), slot.start,
-                                                     slot.end, rules)
+            minutes, left_early, missed_one = _judge(slot, *punches)
             late += minutes > 0
             late_minutes += minutes
             early += left_early
@@ -195,21 +227,16 @@ def summarise(punches: Iterable[datetime], period: BillPeriod, rules: ShiftRules
     return Calendar(period, rules, now).summarise(punches, joined=joined)
 
 
-def _judge(punches: list[datetime], start: datetime, end: datetime,
-           rules: ShiftRules) -> tuple[int, bool, bool]:
+def _judge(slot: DaySlot, first: float, last: float, count: int) -> tuple[int, bool, bool]:
     """(minutes late, left early, missed a punch) for one working day with punches."""
-    late_after = start + timedelta(minutes=rules.late_grace_min)
-    early_before = end - timedelta(minutes=rules.early_grace_min)
-    if len(punches) == 1:
-        punch = punches[0]
-        if punch <= start + (end - start) / 2:
-            return _late_minutes(punch, start, late_after), False, True
-        return 0, punch < early_before, True
-    arrival, departure = punches[0], punches[-1]
-    return _late_minutes(arrival, start, late_after), departure < early_before, False
+    if count == 1:
+        if first <= slot.middle:
+            return _late_minutes(first, slot), False, True
+        return 0, first < slot.early_before, True
+    return _late_minutes(first, slot), last < slot.early_before, False
 
 
-def _late_minutes(arrival: datetime, start: datetime, late_after: datetime) -> int:
-    if arrival <= late_after:
+def _late_minutes(arrival: float, slot: DaySlot) -> int:
+    if arrival <= slot.late_after:
         return 0
-    return max(1, int((arrival - start).total_seconds() // 60))
+    return max(1, int((arrival - slot.start) // 60))

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.bills import consumption, context, store
-from gateway.bills.attendance import Calendar
+from gateway.bills.attendance import Calendar, DayPunches
 from gateway.bills.config import EnterpriseConfig
 from gateway.bills.consumption import Movement
 from gateway.bills.errors import TooManySegments
@@ -46,7 +46,7 @@ class Plan:
 @dataclass
 class Data:
     members: list[store.MemberRow]
-    punches: dict[int, list[datetime]] = field(default_factory=dict)
+    punches: dict[int, dict[int, DayPunches]] = field(default_factory=dict)
     moves: dict[int, list[Movement]] = field(default_factory=dict)
     undos: dict[int, list[Movement]] = field(default_factory=dict)
     balances: dict[int, int] = field(default_factory=dict)
@@ -74,7 +74,7 @@ async def gather(session: AsyncSession, plan: Plan, members: list[store.MemberRo
         return data
     start, end = plan.period.start, plan.period.end
     if TemplateKind.ATTENDANCE in plan.kinds:
-        data.punches = await store.punches(session, wanted, start, end, plan.as_of)
+        data.punches = await store.punch_days(session, wanted, plan.calendar, plan.as_of)
     if TemplateKind.CONSUMPTION in plan.kinds:
         data.moves, data.undos = await store.movements(session, wanted, start, end, plan.as_of)
         data.balances = await store.balances(session, wanted)
@@ -88,13 +88,15 @@ def contexts(plan: Plan, data: Data, member: store.MemberRow,
                         context.member_view(member.name, member.employee_no, member.department),
                         _period_view(plan))
     if kind is TemplateKind.ATTENDANCE:
-        summary = plan.calendar.summarise(data.punches.get(member.id, ()), joined=member.joined)
+        summary = plan.calendar.summarise_days(data.punches.get(member.id, _NO_DAYS),
+                                               joined=member.joined)
         return context.attendance(base, summary, cfg.rules)
     spend = consumption.summarise(data.moves.get(member.id, ()), data.undos.get(member.id, ()),
                                   data.balances.get(member.id))
     return context.consumption(base, spend)
 
 
+_NO_DAYS: dict[int, DayPunches] = {}
 _PERIOD_VIEWS: dict[BillPeriod, dict[str, str]] = {}
 
 

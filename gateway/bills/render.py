@@ -81,6 +81,7 @@ def _yuan(value: Any) -> str:
 
 
 _ENV = _environment()
+_GLOBALS = dict(_ENV.globals)
 
 
 def default_source(kind: TemplateKind) -> str:
@@ -127,11 +128,14 @@ class Compiled:
         self._prefix = f"【{policy.signature}】" if policy.signature else ""
 
     def body(self, context: Mapping[str, Any]) -> str:
-        values = dict(context)
-        values.setdefault("opt_out", self.policy.opt_out_text)
+        # The environment's globals (range, dict...) first, then the data: what
+        # ``Template.render`` does, without building the context twice (100,000 renders a run).
+        values = dict(_GLOBALS)
+        values["opt_out"] = self.policy.opt_out_text
+        values.update(context)
         try:
             out = "".join(self._template.root_render_func(
-                self._template.new_context(values)))
+                self._template.new_context(values, shared=True)))
         except TemplateInvalid:
             raise
         except jinja2.UndefinedError as exc:

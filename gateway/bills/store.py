@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Table,
+    extract,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.bills.attendance import Calendar, DayPunches
 from gateway.bills.consumption import Movement
 from gateway.db.models import Account, Card, Member, TerminalRecord
 from gateway.domain import LIVE_CARD_STATES, AccountKind, MemberStatus, RecordKind
@@ -58,17 +69,32 @@ async def members_after(session: AsyncSession, enterprise_id: int, cursor: int,
                       r.created_at.astimezone(CHINA).date(), bool(r.sms_opt_out)) for r in rows]
 
 
-async def punches(session: AsyncSession, member_ids: Collection[int], start: datetime,
-                  end: datetime, as_of: datetime) -> dict[int, list[datetime]]:
-    """Attendance punches around the period (a day on each side: a punch before the day
-    cutoff belongs to the day before)."""
-    stmt = select(R.member_id, R.occurred_at).where(
-        R.member_id.in_(list(member_ids)), R.kind == RecordKind.ATTENDANCE,
-        R.occurred_at >= start - timedelta(days=1), R.occurred_at < end + timedelta(days=1),
-        R.received_at <= as_of)
-    out: dict[int, list[datetime]] = {}
-    for member_id, occurred_at in (await session.execute(stmt)):
-        out.setdefault(member_id, []).append(occurred_at)
+def _posix(session: AsyncSession) -> ColumnElement[int]:
+    """``occurred_at`` as whole POSIX seconds, computed by the database (no datetime objects
+    are built for a million punches)."""
+    if session.get_bind().dialect.name == "sqlite":  # naive UTC text, see db.base
+        return sql_cast(func.strftime("%s", R.occurred_at), Integer)
+    return sql_cast(extract("epoch", R.occurred_at), BigInteger)
+
+
+async def punch_days(session: AsyncSession, member_ids: Collection[int], calendar: Calendar,
+                     as_of: datetime) -> dict[int, dict[int, DayPunches]]:
+    """Attendance punches per member and attendance day (``Calendar.day_number``): first,
+    last and how many, aggregated by the database, for the days around the period (a day on
+    each side: a punch before the day cutoff belongs to the day before)."""
+    posix = _posix(session)
+    # Literals, not bind parameters: PostgreSQL matches the GROUP BY expression to the
+    # selected one textually, and two parameters ($1, $3) would not match.
+    day = ((posix + literal_column(str(int(calendar.offset)))) // literal_column("86400"))
+    period = calendar.period
+    stmt = (select(R.member_id, day, func.min(posix), func.max(posix), func.count())
+            .where(R.member_id.in_(list(member_ids)), R.kind == RecordKind.ATTENDANCE,
+                   R.occurred_at >= period.start - timedelta(days=1),
+                   R.occurred_at < period.end + timedelta(days=1), R.received_at <= as_of)
+            .group_by(R.member_id, day))
+    out: dict[int, dict[int, DayPunches]] = {}
+    for member_id, number, first, last, count in await session.execute(stmt):
+        out.setdefault(member_id, {})[int(number)] = (float(first), float(last), int(count))
     return out
 
 

@@ -14,7 +14,7 @@ Settings come from the ``[bills]`` TOML table (``Settings.extra``)::
     [bills]
     batch_size = 1000      # members per transaction
     lease_s = 30.0         # a dead worker's run is resumed by another after this
-    poll_s = 2.0           # look for runs this often when nobody woke the worker
+    poll_s = 5.0           # look for runs this often when nobody woke the worker
     schedule_every_s = 30  # check the schedules this often
     worker = true          # false: this node runs no bill runs (the CLI or other nodes do)
 
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 class BillWorkerSettings:
     batch_size: int = jobs.BATCH_SIZE
     lease_s: float = jobs.LEASE_S
-    poll_s: float = 2.0
+    poll_s: float = 5.0
     schedule_every_s: float = 30.0
     worker: bool = True
 
@@ -114,6 +114,7 @@ class BillWorker:
     async def _runs(self) -> None:
         settings = self.settings
         while not self._stopping:
+            run_id = None
             try:
                 run_id = await jobs.claim(self.deps, self.worker, settings.lease_s)
                 if run_id is not None:
@@ -125,7 +126,14 @@ class BillWorker:
                     continue
             except GatewayError as exc:  # the database is away: try again later
                 log.warning("bill worker: %s", exc.detail)
+                if run_id is not None:
+                    await self._release(run_id)
             await self._idle(settings.poll_s)
+
+    async def _release(self, run_id: int) -> None:
+        """Hand the run back at once (another node, or this one later, resumes it)."""
+        with contextlib.suppress(GatewayError):
+            await jobs.release(self.deps, run_id, self.worker)
 
     async def _idle(self, seconds: float) -> None:
         self._wake.clear()

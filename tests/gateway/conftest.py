@@ -110,9 +110,11 @@ async def client(
 
 @pytest.fixture
 async def any_client(
-    aiohttp_client: object, settings: Settings
+    settings: Settings, aiohttp_client: object
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
-    """A real gateway on each backend (SQLite, PostgreSQL)."""
+    """A real gateway on each backend (SQLite, PostgreSQL). ``settings`` comes first so that
+    the gateway stops before a PostgreSQL schema is dropped: the drop runs on its own event
+    loop, and a background worker caught inside a transaction would block it for good."""
     yield await aiohttp_client(create_app(settings))  # type: ignore[operator]
 
 

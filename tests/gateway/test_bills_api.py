@@ -43,10 +43,11 @@ def clock() -> JumpClock:
 
 
 @pytest.fixture
-async def bworld(aiohttp_client: Any, settings: Settings,
-                 clock: JumpClock) -> AsyncIterator[World]:
+async def bworld(settings: Settings, clock: JumpClock,
+                 aiohttp_client: Any) -> AsyncIterator[World]:
     """Two tenants enrolled on 30 September, with October's records; the clock then on
-    2 November."""
+    2 November. (``settings`` comes first, so that the gateway and its bill worker stop before
+    a PostgreSQL test schema is dropped.)"""
     api = Api(await client_with_clock(aiohttp_client, settings, clock))
     world = World(api, await tenant(api, "ENT-A"), await tenant(api, "ENT-B"))
     recs = Records(api, world.a)

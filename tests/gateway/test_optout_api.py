@@ -5,13 +5,25 @@ tenant scoping; keywords from numbers that are nobody's are left to other handle
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import select
 
+from gateway.app import create_app
 from gateway.bills.optouts import CONFIRM_OUT, KeywordHandler
 from gateway.db.models_outbox import OutboxMessage, SmsKind
+from gateway.settings import Settings
 from smpp.mo import MoMessage
 from tests.gateway.bills_support import V1, deps_of
-from tests.gateway.helpers import World, idem
+from tests.gateway.helpers import Api, World, idem
+
+
+@pytest.fixture
+async def any_world(settings: Settings, aiohttp_client: Any) -> World:
+    """Two tenants on each backend; ``settings`` first, so that the gateway (and its bill
+    worker) stops before a PostgreSQL test schema is dropped."""
+    return await World.build(Api(await aiohttp_client(create_app(settings))))
 
 
 def mo(source: str, text: str | None, coding: int = 8) -> MoMessage:
