@@ -96,6 +96,9 @@ class SmscSettings:
     message_ids: str = "text"
     receipt_ids: str | None = None
     ref16: bool = False
+    # Addresses MO for us are sent to (SMPP 5.2.7, a regular expression); None: the service
+    # number and its extensions, "^<source_addr>".
+    address_range: str | None = None
     enquire_link_s: float = 30.0
     response_timeout_s: float = 10.0
     # Receipt and MO callbacks running at once: each waits for its batch to be written, so

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select
@@ -51,8 +52,12 @@ REGISTERED_DELIVERY = 0x01  # SMPP v3.4 5.2.17: a receipt for the final outcome
 def esme_config(settings: SmscSettings) -> EsmeConfig:
     ids = IdFormat(settings.message_ids)
     receipts = IdFormat(settings.receipt_ids) if settings.receipt_ids else None
+    address_range = settings.address_range
+    if address_range is None:
+        address_range = f"^{re.escape(settings.source_addr)}" if settings.source_addr else ""
     return EsmeConfig(
         host=settings.host, port=settings.port, system_id=settings.system_id,
+        address_range=address_range,
         password=settings.password, system_type=settings.system_type,
         source_addr=settings.source_addr, window=settings.window,
         throughput=settings.throughput, ref16=settings.ref16,
