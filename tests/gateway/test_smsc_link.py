@@ -3,6 +3,7 @@ receipt and MO handlers in order, and what no handler takes kept in ``inbound_me
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.db.models_outbox import InboundKind, InboundMessage
 from gateway.settings import Settings
-from gateway.smsc_link import relative_validity
+from gateway.smsc_link import SmscLink, relative_validity
 from smpp.errors import NotBound
 from smpp.mo import MoMessage
 from smpp.pdus import MessageState
@@ -30,6 +31,7 @@ from tests.gateway.outbox_helpers import (
 )
 
 PHONE = "8613900000001"
+OWN_NUMBER = "10650001"
 
 
 @pytest.fixture
@@ -85,7 +87,20 @@ async def _count_kept(stack: Stack, n: int) -> bool:
     return len(await kept(stack)) == n
 
 
-async def test_mo_handlers_are_tried_in_order(stack: Stack) -> None:
+@pytest.fixture
+async def own_link(stack: Stack) -> AsyncIterator[SmscLink]:
+    """A link of its own (the app's link carries the other subsystems' MO handlers), serving
+    another service number."""
+    settings = stack.app[keys.DEPS].settings.smsc
+    assert settings is not None
+    link = SmscLink(stack.app[keys.DEPS], None)
+    await link.start(dataclasses.replace(settings, source_addr=OWN_NUMBER))
+    await link.wait_bound(10)
+    yield link
+    await link.stop()
+
+
+async def test_mo_handlers_are_tried_in_order(stack: Stack, own_link: SmscLink) -> None:
     calls: list[str] = []
 
     async def first(message: MoMessage) -> bool:
@@ -96,20 +111,21 @@ async def test_mo_handlers_are_tried_in_order(stack: Stack) -> None:
         calls.append(f"second:{message.text}")
         return message.text == "余额"
 
-    stack.link.add_mo_handler(first)
-    stack.link.add_mo_handler(second)
-    stack.smsc.inject_mo(PHONE, SERVICE_NUMBER, "余额")
-    stack.smsc.inject_mo(PHONE, SERVICE_NUMBER, "TD")
+    own_link.add_mo_handler(first)
+    own_link.add_mo_handler(second)
+    stack.smsc.inject_mo(PHONE, OWN_NUMBER, "余额")
+    stack.smsc.inject_mo(PHONE, OWN_NUMBER, "你好")
     await eventually(lambda: _count_kept(stack, 1), what="unclaimed MO kept")
     await eventually(lambda: len(calls) == 4, what="both MO handled")
-    for text in ("余额", "TD"):  # the two MO may be handled concurrently; each in order
+    for text in ("余额", "你好"):  # the two MO may be handled concurrently; each in order
         assert [c for c in calls if c.endswith(text)] == [f"first:{text}", f"second:{text}"]
     (row,) = await kept(stack)
-    assert row.kind is InboundKind.MO and row.source == PHONE and row.payload == b"TD"
-    assert row.destination == SERVICE_NUMBER and row.parts == 1
+    assert row.kind is InboundKind.MO and row.source == PHONE
+    assert row.payload == "你好".encode("utf-16-be") and row.data_coding == 8
+    assert row.destination == OWN_NUMBER and row.parts == 1
 
 
-async def test_a_failing_handler_makes_the_smsc_retry(stack: Stack) -> None:
+async def test_a_failing_handler_makes_the_smsc_retry(stack: Stack, own_link: SmscLink) -> None:
     attempts: list[int] = []
 
     async def flaky(message: MoMessage) -> bool:
@@ -118,8 +134,8 @@ async def test_a_failing_handler_makes_the_smsc_retry(stack: Stack) -> None:
             raise RuntimeError("database away")
         return True
 
-    stack.link.add_mo_handler(flaky)
-    stack.smsc.inject_mo(PHONE, SERVICE_NUMBER, "重试")
+    own_link.add_mo_handler(flaky)
+    stack.smsc.inject_mo(PHONE, OWN_NUMBER, "重试")
     await eventually(lambda: len(attempts) == 2, what="redelivery")  # retry_interval 0.2 s
     assert await kept(stack) == []
 
