@@ -160,9 +160,10 @@ async def test_throttling_slows_but_loses_nothing(
 
 
 async def test_two_dispatchers_on_one_database_never_send_a_row_twice(
-        aiohttp_client: Any, settings: Settings, smsc: Smsc) -> None:
+        settings: Settings, aiohttp_client: Any, smsc: Smsc) -> None:
     """Two gateway nodes (each its own app, ESME bind and dispatcher) share one database:
-    PostgreSQL with ``FOR UPDATE SKIP LOCKED``, SQLite with its single writer."""
+    PostgreSQL with ``FOR UPDATE SKIP LOCKED``, SQLite with its single writer. (``settings``
+    first: the gateways stop before a PostgreSQL schema is dropped.)"""
     tuned = with_smsc(settings, smsc.port, outbox={"claim_batch": 15, "max_in_flight": 30})
     one = await start_gateway(aiohttp_client, tuned)
     two = await start_gateway(aiohttp_client, tuned)
