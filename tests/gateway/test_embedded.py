@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from gateway import keys
@@ -74,3 +82,78 @@ async def test_demo_tenant_is_seeded_once(aiohttp_client: Any, sqlite_settings: 
     assert (await api.call("GET", f"{V1}/cards", token=admin1)).status == 401  # revoked
     assert (await api.call("GET", f"{V1}/cards", token=admin2)).status == 200
     assert (await api.call("GET", f"{V1}/enterprises", token=op2)).status == 200
+
+
+# --- ``onecard serve --embedded`` as a user runs it (the README's ./scripts/run) --------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _banner(proc: subprocess.Popen[str], until: str, timeout: float) -> dict[str, str]:
+    """Banner lines ``Label: value`` read from the process's stdout until one contains
+    ``until``."""
+    assert proc.stdout is not None
+    loop = asyncio.get_running_loop()
+    lines: dict[str, str] = {}
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline),
+                                      max(remaining, 0.1))
+        if not line:
+            error = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"onecard serve exited early: {error}")
+        label, _, value = line.partition(":")
+        lines[label.strip()] = value.strip()
+        if until in line:
+            return lines
+
+
+async def test_onecard_serve_embedded_delivers_a_member_sms(tmp_path: Path) -> None:
+    """The real command in a subprocess: SQLite, SMSC simulator, handsets with cards, demo
+    tenant; the banner's admin token works, and a loss report's SMS reaches the member's
+    handset (the SMSC has the handset's deliver_sm_resp: the outbox row is delivered)."""
+    port = _free_port()
+    env = {**os.environ, "ONECARD_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--embedded", "--port", str(port),
+         "--data-dir", str(tmp_path / "data")], env=env, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        banner = await _banner(proc, "over the air", timeout=180)
+        assert f"{base}/api/v1/" in banner["Admin API"]
+        assert banner["SMSC simulator"].startswith("127.0.0.1:")
+        assert banner["SIM fleet"].startswith("5 emulated handsets")
+        token = banner["Demo admin (DEMO) token"]
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+            async with http.get(f"{base}/healthz") as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/api/v1/cards") as resp:
+                card = (await resp.json())["items"][0]
+            async with http.post(f"{base}/api/v1/cards/{card['iccid']}/loss", json={},
+                                 headers={"Idempotency-Key": "smoke-loss"}) as resp:
+                assert resp.status == 200, await resp.text()
+            sms = await _delivered_notice(http, base, card["member_id"])
+        assert sms["text"].startswith("【一卡通】") and "挂失" in sms["text"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+
+
+async def _delivered_notice(http: aiohttp.ClientSession, base: str,
+                            member_id: int) -> dict[str, Any]:
+    for _ in range(300):
+        async with http.get(f"{base}/api/v1/sms", params={"member_id": member_id,
+                                                            "kind": "notice"}) as resp:
+            items = (await resp.json())["items"]
+        lost = [s for s in items if "挂失" in s["text"]]
+        if lost and lost[0]["state"] == "delivered":
+            return dict(lost[0])
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the loss report SMS was not delivered: {items}")
