@@ -84,7 +84,6 @@ class Outgoing:
     """One command packet to send: everything but the SMS, decided and committed."""
 
     job_id: int
-    attempt_id: int
     card_id: int
     msisdn: str
     counter: int
@@ -149,11 +148,10 @@ async def claim(uow: UnitOfWork, keys: KeyCache, settings: OtaSettings,
         job.not_before, job.sent_at, job.updated_at = _deadline(now, settings), now, now
         iccid, sealed = cards[card_id]
         out.append((job, script, keys.get(card_id, iccid, sealed)))
-    ids = (await uow.session.scalars(insert(OtaAttempt).returning(
-        OtaAttempt.id, sort_by_parameter_order=True), rows)).all()
-    return [Outgoing(job.id, attempt_id, job.card_id, job.msisdn, int(job.counter or 0),
-                     script.tar, script.data, keyset)
-            for (job, script, keyset), attempt_id in zip(out, ids, strict=True)]
+    # One executemany, no RETURNING: an attempt is found again by (card, counter).
+    await uow.session.execute(insert(OtaAttempt), rows)
+    return [Outgoing(job.id, job.card_id, job.msisdn, int(job.counter or 0), script.tar,
+                     script.data, keyset) for job, script, keyset in out]
 
 
 def _deadline(now: datetime, settings: OtaSettings) -> datetime:
@@ -192,9 +190,9 @@ async def unsent(uow: UnitOfWork, failures: Sequence[tuple[Outgoing, str]],
     jobs = await _jobs(uow, [o.job_id for o, _ in failures])
     for sent, reason in failures:
         job = jobs.get(sent.job_id)
-        attempt = await uow.session.get(OtaAttempt, sent.attempt_id)
-        if attempt is not None:
-            attempt.outcome = f"not submitted: {reason}"[:300]
+        await uow.session.execute(update(OtaAttempt).where(
+            OtaAttempt.card_id == sent.card_id, OtaAttempt.counter == sent.counter)
+            .values(outcome=f"not submitted: {reason}"[:300]))
         if job is None or job.state is not JobState.SENT or job.counter != sent.counter:
             continue
         await settle(uow, job, on_timeout(job.attempts, settings.policy, now), fx)

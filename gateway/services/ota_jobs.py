@@ -76,24 +76,31 @@ async def new_job(uow: UnitOfWork, card: Card, kind: JobKind, params: dict[str, 
                   origin: str, msisdn: str | None = None, dedupe_key: str | None = None,
                   policy: Policy | None = None) -> OtaJob:
     """Queue a job for ``card`` in the caller's transaction."""
-    ota_core.job_ops(kind, params)  # refuse malformed parameters now, not at sending time
-    member = await uow.members.get(card.member_id)
-    number = msisdn or (member.msisdn if member is not None else None)
-    if number is None:
+    if msisdn is None:
+        member = await uow.members.get(card.member_id)
+        msisdn = member.msisdn if member is not None else None
+    if msisdn is None:
         raise InvalidState(f"card {card.iccid} has no member number to send to",
                            state=card.state.value)
-    now = uow.clock()
-    job = OtaJob(
+    job = job_row(card, kind, params, origin, msisdn, uow.clock(), policy, dedupe_key)
+    uow.session.add(job)
+    await uow.flush()
+    return job
+
+
+def job_row(card: Card, kind: JobKind, params: dict[str, Any], origin: str, msisdn: str,
+            now: datetime.datetime, policy: Policy | None = None,
+            dedupe_key: str | None = None) -> OtaJob:
+    """A new pending job (not added to any session)."""
+    ota_core.job_ops(kind, params)  # refuse malformed parameters now, not at sending time
+    return OtaJob(
         enterprise_id=card.enterprise_id, card_id=card.id, member_id=card.member_id,
-        iccid=card.iccid, msisdn=number, kind=kind, state=JobState.PENDING, origin=origin,
+        iccid=card.iccid, msisdn=msisdn, kind=kind, state=JobState.PENDING, origin=origin,
         params=params, progress=[], result=None, attempts=0,
         max_attempts=(policy or Policy()).max_attempts, counter=None, not_before=now,
         dedupe_key=dedupe_key, failure=None, created_at=now, updated_at=now, sent_at=None,
         finished_at=None,
     )
-    uow.session.add(job)
-    await uow.flush()
-    return job
 
 
 def member_number(member: Member) -> str:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, insert, select
 
-from gateway.db.models import Card, TerminalRecord
+from gateway.db.models import Account, Card, TerminalRecord
 from gateway.db.models_ota import BalanceReport, OtaTopup
 from gateway.db.repositories import Page
 from gateway.db.uow import UnitOfWork
@@ -59,7 +60,9 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
     if not items:
         return []
     codes = {ledger.purse_code(i.card_id) for i in items}
-    purses = {a.card_id: a for a in await uow.ledger.accounts_by_codes(codes)}
+    purses = {r.card_id: r for r in (await uow.session.execute(
+        select(Account.card_id, Account.balance, Account.held).where(
+            Account.code.in_(codes)))).all()}
     counted = [i.card_id for i in items if i.load_counter is not None]
     loads: dict[int, int] = {}
     if counted:
@@ -67,7 +70,7 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
             select(OtaTopup.card_id, func.count()).where(
                 OtaTopup.card_id.in_(counted), OtaTopup.state == JobState.CONFIRMED)
             .group_by(OtaTopup.card_id))}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in items:
         purse = purses[item.card_id]
         expected = purse.balance - purse.held
@@ -76,13 +79,15 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
         explanation = None
         if difference or (count is not None and item.load_counter != count):
             explanation = await explain(uow, item.card_id, difference, item.load_counter, count)
-        rows.append(BalanceReport(
-            enterprise_id=item.enterprise_id, card_id=item.card_id, source=item.source,
-            reference=item.reference, reported_fen=item.reported_fen, ledger_fen=expected,
-            difference_fen=difference, load_counter=item.load_counter, ledger_loads=count,
-            explanation=explanation, at=uow.clock()))
-    uow.session.add_all(rows)
-    return rows
+        rows.append({
+            "enterprise_id": item.enterprise_id, "card_id": item.card_id, "source": item.source,
+            "reference": item.reference, "reported_fen": item.reported_fen,
+            "ledger_fen": expected, "difference_fen": difference,
+            "load_counter": item.load_counter, "ledger_loads": count,
+            "explanation": explanation, "at": uow.clock()})
+    # One executemany (the ORM would insert row by row to learn each id).
+    await uow.session.execute(insert(BalanceReport), rows)
+    return [BalanceReport(**row) for row in rows]
 
 
 async def explain(uow: UnitOfWork, card_id: int, difference: int, load_counter: int | None,

@@ -18,21 +18,36 @@ way (``gateway.services.ota_effects``).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
+import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
-from gateway.db.models import Card
+from gateway.db.engine import Database
+from gateway.db.models import AuditEntry, Card, CardApp, IdempotencyKey, Member
 from gateway.db.models_ota import OtaJob, OtaTopup
-from gateway.db.uow import UnitOfWork
+from gateway.db.uow import Retryable, UnitOfWork
 from gateway.domain import AccountKind, AppKind, AppState, CardState, PostingKind
-from gateway.errors import InvalidState, NotFound, ValidationError
-from gateway.ota_core import JobKind, JobState, topup_params
+from gateway.errors import (
+    GatewayError,
+    IdempotencyKeyReused,
+    InvalidState,
+    NotFound,
+    ValidationError,
+)
+from gateway.ota_core import JobKind, JobState, Policy, topup_params
 from gateway.services import cards, ledger, views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
-from gateway.services.ota_jobs import OtaSettings, job_view, new_job
+from gateway.services.ota_jobs import OtaSettings, job_row, job_view, new_job
 from ota.onecard_apdu import MAX_AMOUNT_FEN, TRANSACTION_ID_LENGTH
+
+log = logging.getLogger(__name__)
 
 
 def reference(transaction_id: bytes) -> str:
@@ -41,14 +56,30 @@ def reference(transaction_id: bytes) -> str:
 
 async def request(deps: Deps, principal: Principal, iccid: str, amount_fen: int,
                   idem: IdemKey | None) -> View:
-    """Take the money into the ledger (posted and held) and queue the CREDIT."""
+    """Take the money into the ledger (posted and held) and queue the CREDIT.
+
+    Concurrent requests are committed together (:class:`Batcher`); each still gets its own
+    answer, its own refusal, and its own Idempotency-Key replay.
+    """
     if not 0 < amount_fen <= MAX_AMOUNT_FEN:
         raise ValidationError("amount_fen", "a top-up is a positive number of fen")
+    batcher = _BATCHERS.get(deps.database)
+    if batcher is None:
+        batcher = _BATCHERS[deps.database] = Batcher(deps)
+    return await batcher.submit(Ask(principal, iccid, amount_fen, idem))
+
+
+async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: int,
+                      idem: IdemKey | None) -> View:
+    """``request`` in a transaction of its own."""
     policy = OtaSettings.of(deps.settings).policy
 
     async def work(uow: UnitOfWork) -> View:
         card = await cards.visible(uow, principal, iccid, for_update=True)
-        await _check_purse(uow, card, amount_fen)
+        purse_app = next((a for a in await uow.apps.for_card(card.id)
+                          if a.app is AppKind.PURSE), None)
+        account = await ledger.account(uow, ledger.purse_code(card.id))
+        check_purse(card, purse_app, account.balance, amount_fen)
         topup = await open_topup(uow, card, amount_fen, principal.actor)
         job = await new_job(uow, card, JobKind.TOPUP,
                             topup_params(amount_fen, bytes.fromhex(topup.transaction_id)),
@@ -61,20 +92,18 @@ async def request(deps: Deps, principal: Principal, iccid: str, amount_fen: int,
     return await transact(deps, principal, work, idem)
 
 
-async def _check_purse(uow: UnitOfWork, card: Card, amount_fen: int) -> None:
+def check_purse(card: Card, purse: CardApp | None, balance_fen: int, amount_fen: int) -> None:
+    """Refuse a top-up the card could not take: card not active, no purse, over its limit."""
     if card.state is not CardState.ACTIVE:
         raise InvalidState(f"card {card.iccid} is {card.state.value}: no top-up",
                            state=card.state.value)
-    purse = next((a for a in await uow.apps.for_card(card.id) if a.app is AppKind.PURSE), None)
     if purse is None or purse.state is not AppState.ACTIVE:
         raise InvalidState("the purse (消费) application is not active on this card",
                            state="no_purse")
     limit = purse.data.get("purse_limit_fen")
-    if isinstance(limit, int):
-        account = await ledger.account(uow, ledger.purse_code(card.id))
-        if account.balance + amount_fen > limit:
-            raise InvalidState(f"the card holds at most {limit} fen; it has {account.balance}",
-                               state="purse_limit", limit_fen=limit)
+    if isinstance(limit, int) and balance_fen + amount_fen > limit:
+        raise InvalidState(f"the card holds at most {limit} fen; it has {balance_fen}",
+                           state="purse_limit", limit_fen=limit)
 
 
 async def open_topup(uow: UnitOfWork, card: Card, amount_fen: int, actor: str) -> OtaTopup:
@@ -107,24 +136,34 @@ async def of_job(uow: UnitOfWork, job: OtaJob) -> OtaTopup:
     return row
 
 
-async def confirm_many(uow: UnitOfWork, jobs: Sequence[OtaJob]) -> dict[int, OtaTopup]:
+@dataclass(frozen=True)
+class Confirmed:
+    topup_id: int
+    amount_fen: int
+    transaction_id: str
+
+
+async def confirm_many(uow: UnitOfWork, jobs: Sequence[OtaJob]) -> dict[int, Confirmed]:
     """The cards have the money (each job's result says what they hold): release the holds.
 
-    By job id. A batch of confirmations costs a fixed number of statements.
+    By job id. A batch of confirmations costs a fixed number of statements, and loads no row
+    as an object (they are many, and only a few columns change).
     """
-    stmt = select(OtaTopup).where(OtaTopup.job_id.in_([j.id for j in jobs]))
-    rows = {r.job_id: r for r in await uow.session.scalars(stmt) if r.job_id is not None}
+    rows = {r.job_id: r for r in (await uow.session.execute(
+        select(OtaTopup.id, OtaTopup.job_id, OtaTopup.hold_ref, OtaTopup.amount_fen,
+               OtaTopup.transaction_id).where(OtaTopup.job_id.in_([j.id for j in jobs])))).all()}
     missing = [j.id for j in jobs if j.id not in rows]
     if missing:
         raise NotFound(f"no top-up for OTA job {missing[0]}")
     await ledger.release_many(uow, [rows[j.id].hold_ref for j in jobs])
     now = uow.clock()
-    for job in jobs:
-        row, result = rows[job.id], job.result or {}
-        row.state, row.confirmed_at, row.updated_at = JobState.CONFIRMED, now, now
-        row.card_balance_fen = int(result["balance_fen"])
-        row.load_counter, row.replayed = int(result["load_counter"]), bool(result["replayed"])
-    return rows
+    await uow.session.execute(update(OtaTopup), [{
+        "id": rows[j.id].id, "state": JobState.CONFIRMED, "confirmed_at": now,
+        "updated_at": now, "card_balance_fen": int((j.result or {})["balance_fen"]),
+        "load_counter": int((j.result or {})["load_counter"]),
+        "replayed": bool((j.result or {})["replayed"])} for j in jobs])
+    return {j.id: Confirmed(rows[j.id].id, rows[j.id].amount_fen, rows[j.id].transaction_id)
+            for j in jobs}
 
 
 async def reverse(uow: UnitOfWork, job: OtaJob) -> OtaTopup:
@@ -169,5 +208,233 @@ async def get(deps: Deps, principal: Principal, topup_id: int) -> View:
     return await read(deps, work)
 
 
+def batcher_of(deps: Deps) -> Batcher | None:
+    return _BATCHERS.get(deps.database)
+
+
 def is_final(view: View) -> bool:
     return view["state"] in (JobState.CONFIRMED.value, JobState.REVERSED.value)
+
+
+# -- group commit of concurrent requests ----------------------------------------------------
+
+
+@dataclass
+class Ask:
+    principal: Principal
+    iccid: str
+    amount_fen: int
+    idem: IdemKey | None
+    future: asyncio.Future[View] | None = None
+
+
+MAX_BATCH = 200
+_BATCHERS: weakref.WeakKeyDictionary[Database, Batcher] = weakref.WeakKeyDictionary()
+
+
+class Batcher:
+    """Commits the top-up requests that arrive while a transaction runs in the next one.
+
+    On SQLite every write transaction waits for the one writer; a request that would wait
+    anyway joins the next batch instead, so N concurrent requests cost one transaction, not N.
+    A request the rules refuse is answered alone and takes nothing else down; if a batch
+    transaction fails as a whole (a race on PostgreSQL), each of its requests runs alone.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.policy = OtaSettings.of(deps.settings).policy
+        self._queue: list[Ask] = []
+        self._drain: asyncio.Task[None] | None = None
+        self.largest = 0  # the most requests one transaction carried (observability)
+
+    async def submit(self, ask: Ask) -> View:
+        ask.future = asyncio.get_running_loop().create_future()
+        self._queue.append(ask)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.ensure_future(self._run())
+        return await ask.future
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            self.largest = max(self.largest, len(batch))
+            try:
+                try:
+                    outcomes = await self._together(batch)
+                except GatewayError:
+                    outcomes = [await self._alone(ask) for ask in batch]
+            except Exception as exc:  # a bug: every request of the batch hears of it
+                outcomes = [GatewayError(f"top-up failed: {type(exc).__name__}")] * len(batch)
+                log.exception("top-up batch failed")
+            for ask, outcome in zip(batch, outcomes, strict=True):
+                assert ask.future is not None
+                if ask.future.done():
+                    continue
+                if isinstance(outcome, GatewayError):
+                    ask.future.set_exception(outcome)
+                else:
+                    ask.future.set_result(outcome)
+
+    async def _alone(self, ask: Ask) -> View | GatewayError:
+        try:
+            return await request_one(self.deps, ask.principal, ask.iccid, ask.amount_fen,
+                                     ask.idem)
+        except GatewayError as exc:
+            return exc
+
+    async def _together(self, batch: list[Ask]) -> list[View | GatewayError]:
+        if len(batch) == 1:
+            return [await self._alone(batch[0])]
+        for attempt in range(3):
+            try:
+                async with self.deps.uow() as uow:
+                    outcomes = await _batch_work(uow, batch, self.policy)
+                    await uow.commit()
+                    return outcomes
+            except Retryable:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask],
+                      policy: Policy) -> list[View | GatewayError]:
+    outcomes: list[View | GatewayError | None] = [None] * len(batch)
+    fresh = await _replays(uow, batch, outcomes)
+    checked = await _checked(uow, batch, fresh, outcomes)
+    if checked:
+        views = await _open_many(uow, [(batch[i], card) for i, card in checked], policy)
+        keys = []
+        for (i, _), view in zip(checked, views, strict=True):
+            outcomes[i] = view
+            idem = batch[i].idem
+            if idem is not None:
+                keys.append({"scope": batch[i].principal.actor, "key": idem.key,
+                             "fingerprint": idem.fingerprint, "response": view,
+                             "created_at": uow.clock()})
+        if keys:
+            await uow.session.execute(insert(IdempotencyKey), keys)
+    for i, ask in enumerate(batch):  # the same key twice in one batch: one top-up
+        if outcomes[i] is None and ask.idem is not None:
+            first = next(j for j, other in enumerate(batch) if other.idem is not None
+                         and (other.principal.actor, other.idem.key)
+                         == (ask.principal.actor, ask.idem.key))
+            outcomes[i] = outcomes[first]
+    return [o if o is not None else GatewayError("top-up not processed") for o in outcomes]
+
+
+async def _replays(uow: UnitOfWork, batch: Sequence[Ask],
+                   outcomes: list[View | GatewayError | None]) -> list[int]:
+    """Answer requests whose Idempotency-Key was seen; the indices left to process."""
+    keyed = [(a.principal.actor, a.idem.key) for a in batch if a.idem is not None]
+    prior = {}
+    if keyed:
+        stmt = select(IdempotencyKey).where(
+            IdempotencyKey.scope.in_({k[0] for k in keyed}),
+            IdempotencyKey.key.in_({k[1] for k in keyed}))
+        prior = {(r.scope, r.key): r for r in await uow.session.scalars(stmt)}
+    fresh, seen = [], set()
+    for i, ask in enumerate(batch):
+        if ask.idem is not None:
+            key = (ask.principal.actor, ask.idem.key)
+            row = prior.get(key)
+            if row is not None:
+                outcomes[i] = (row.response if row.fingerprint == ask.idem.fingerprint
+                               and row.response is not None else IdempotencyKeyReused(
+                                   "this Idempotency-Key was used with a different request",
+                                   key=ask.idem.key))
+                continue
+            if key in seen:
+                continue  # answered with the first of the batch that carries it
+            seen.add(key)
+        fresh.append(i)
+    return fresh
+
+
+async def _checked(uow: UnitOfWork, batch: Sequence[Ask], fresh: list[int],
+                   outcomes: list[View | GatewayError | None]) -> list[tuple[int, Card]]:
+    """The requests the rules accept, with their (locked) cards; refusals into ``outcomes``."""
+    iccids = {batch[i].iccid for i in fresh}
+    stmt = select(Card).where(Card.iccid.in_(iccids)).order_by(Card.id)
+    if not uow.is_sqlite:
+        stmt = stmt.with_for_update(key_share=True)
+    found = {c.iccid: c for c in await uow.session.scalars(stmt)}
+    purses = {a.card_id: a for a in await uow.apps.for_cards([c.id for c in found.values()])
+              if a.app is AppKind.PURSE}
+    balances = {a.card_id: a.balance for a in await uow.ledger.accounts_by_codes(
+        [ledger.purse_code(c.id) for c in found.values()])}
+    accepted = []
+    for i in fresh:
+        ask = batch[i]
+        card = found.get(ask.iccid)
+        try:
+            if card is None:
+                raise NotFound(f"card {ask.iccid} not found")
+            ask.principal.check_tenant(card.enterprise_id, f"card {ask.iccid}")
+            check_purse(card, purses.get(card.id), balances.get(card.id, 0), ask.amount_fen)
+        except GatewayError as exc:
+            outcomes[i] = exc
+            continue
+        balances[card.id] = balances.get(card.id, 0) + ask.amount_fen
+        accepted.append((i, card))
+    return accepted
+
+
+async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]],
+                     policy: Policy) -> list[View]:
+    """Post, hold and queue the CREDIT of each accepted request: a fixed number of statements
+    (rows go in by executemany; the few ids needed are read back by their unique keys)."""
+    txns = [secrets.token_bytes(TRANSACTION_ID_LENGTH) for _ in items]
+    refs = [reference(t) for t in txns]
+    specs = [ledger.transfer(ref, PostingKind.TOPUP, card.enterprise_id,
+                             ledger.enterprise_code(AccountKind.CASH, card.enterprise_id),
+                             ledger.purse_code(card.id), ask.amount_fen,
+                             f"OTA top-up {card.iccid}")
+             for ref, (ask, card) in zip(refs, items, strict=True)]
+    for outcome in await ledger.post_many(uow, specs):
+        if isinstance(outcome, GatewayError):
+            raise outcome
+    await ledger.hold_many(uow, [(ref, ledger.purse_code(card.id), ask.amount_fen)
+                                 for ref, (ask, card) in zip(refs, items, strict=True)])
+    numbers = dict((await uow.session.execute(select(Member.id, Member.msisdn).where(
+        Member.id.in_({card.member_id for _, card in items})))).all())
+    now = uow.clock()
+    jobs = [job_row(card, JobKind.TOPUP, topup_params(ask.amount_fen, txn), "api",
+                    numbers[card.member_id], now, policy, dedupe_key=ref)
+            for txn, ref, (ask, card) in zip(txns, refs, items, strict=True)]
+    await uow.session.execute(insert(OtaJob), [_columns(j) for j in jobs])
+    job_ids = dict((await uow.session.execute(select(OtaJob.dedupe_key, OtaJob.id).where(
+        OtaJob.dedupe_key.in_(refs)))).all())
+    for job in jobs:
+        job.id = job_ids[job.dedupe_key]
+    rows = [_topup_row(card, ask, txn, job.id, now)
+            for txn, job, (ask, card) in zip(txns, jobs, items, strict=True)]
+    await uow.session.execute(insert(OtaTopup), [_columns(r) for r in rows])
+    topup_ids = dict((await uow.session.execute(select(OtaTopup.transaction_id, OtaTopup.id)
+                                                .where(OtaTopup.transaction_id.in_(
+                                                    [t.hex() for t in txns])))).all())
+    for row in rows:
+        row.id = topup_ids[row.transaction_id]
+    await uow.session.execute(insert(AuditEntry), [{
+        "at": now, "actor": ask.principal.actor, "role": ask.principal.role,
+        "enterprise_id": card.enterprise_id, "action": "card.topup", "target_type": "card",
+        "target_id": card.iccid, "request_id": ask.principal.request_id,
+        "detail": {"amount_fen": ask.amount_fen, "topup_id": row.id, "job_id": job.id}}
+        for row, job, (ask, card) in zip(rows, jobs, items, strict=True)])
+    return [topup_view(row, job) for row, job in zip(rows, jobs, strict=True)]
+
+
+def _columns(row: OtaJob | OtaTopup) -> dict[str, Any]:
+    """A transient row's column values, for a Core executemany."""
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key != "id"}
+
+
+def _topup_row(card: Card, ask: Ask, txn: bytes, job_id: int, now: datetime) -> OtaTopup:
+    ref = reference(txn)
+    return OtaTopup(
+        enterprise_id=card.enterprise_id, card_id=card.id, member_id=card.member_id,
+        iccid=card.iccid, amount_fen=ask.amount_fen, transaction_id=txn.hex(), job_id=job_id,
+        state=JobState.PENDING, posting_ref=ref, hold_ref=ref, card_balance_fen=None,
+        load_counter=None, replayed=None, requested_by=ask.principal.actor, created_at=now,
+        updated_at=now, confirmed_at=None, reversed_at=None)

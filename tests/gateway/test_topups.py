@@ -4,11 +4,13 @@ simulator (TCP) → handset → emulated card → PoR back as MO → ledger conf
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from gateway.services import topups
 from gateway.settings import Settings
 from tests.gateway.helpers import idem
 from tests.gateway.invariants import assert_ledger_balanced
@@ -111,3 +113,36 @@ async def test_card_refusal_reverses_the_top_up(stack: OtaStack) -> None:
     await assert_ledger_balanced(stack.client.app)
     statement = await stack.ok("GET", f"/cards/{phone.iccid}/statement")
     assert [line["amount_fen"] for line in statement["items"]] == [1_000, -1_000]
+
+
+async def test_concurrent_requests_are_answered_one_by_one(stack: OtaStack) -> None:
+    """Requests arriving together are committed together; each keeps its own answer."""
+    phone, other = stack.phones
+    other.onecard.state.purse.limit = 100_000
+    await stack.ok("PUT", f"/cards/{other.iccid}/menu", 202, key=idem(),
+                   body={"items": ["余额查询"]})  # unrelated job, same time
+    key = idem()
+    calls = [stack.call("POST", f"/cards/{phone.iccid}/topups", body={"amount_fen": 100 + i},
+                        key=idem()) for i in range(20)]
+    calls += [stack.call("POST", f"/cards/{other.iccid}/topups", body={"amount_fen": 60_000},
+                         key=idem()) for _ in range(2)]  # together over the 100,000 limit
+    calls += [stack.call("POST", f"/cards/{phone.iccid}/topups", body={"amount_fen": 7},
+                         key=key) for _ in range(3)]  # one key, three times
+    calls.append(stack.call("POST", "/cards/89860000000000000999/topups",
+                            body={"amount_fen": 1}, key=idem()))
+    replies = await asyncio.gather(*calls)
+    assert [r.status for r in replies[:20]] == [202] * 20
+    assert sorted(r.status for r in replies[20:22]) == [202, 409]
+    assert {r["id"] for r in replies[22:25]} == {replies[22]["id"]}
+    assert replies[25].status == 404
+    batcher = topups.batcher_of(stack.deps)
+    assert batcher is not None and batcher.largest > 1  # they did share transactions
+    ids = [r["id"] for r in replies if r.status == 202]
+    done = await asyncio.gather(*(stack.topup_done(i) for i in set(ids)))
+    assert {d["state"] for d in done} == {"confirmed"}
+    assert phone.balance == sum(100 + i for i in range(20)) + 7
+    assert other.balance == 60_000
+    await assert_ledger_balanced(stack.client.app)
+    replay = await stack.call("POST", f"/cards/{phone.iccid}/topups", body={"amount_fen": 7},
+                              key=key)
+    assert replay["id"] == replies[22]["id"]
