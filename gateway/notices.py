@@ -42,6 +42,7 @@ class Notice(enum.StrEnum):
     PASSWORD_UNSET = "password_unset"
     BALANCE = "balance"  # 余额查询 from the STK menu or by SMS
     NO_CARD = "no_card"  # a balance query from a number without a card
+    BILL_UNAVAILABLE = "bill_unavailable"  # 账单查询 for a bill the enterprise does not have
 
 
 TEMPLATES: Final[dict[Notice, str]] = {
@@ -88,6 +89,7 @@ TEMPLATES: Final[dict[Notice, str]] = {
     Notice.PASSWORD_UNSET: "您尚未设置一卡通服务密码，{app}应用未删除。请联系单位管理员设置。",
     Notice.BALANCE: "您尾号{card}的一卡通余额为{balance}元（{time}）。",
     Notice.NO_CARD: "尾号{number}的号码未开通一卡通业务，无法查询余额。",
+    Notice.BILL_UNAVAILABLE: "您尾号{card}的一卡通暂无可查询的账单（{time}），请稍后再试。",
 }
 
 

@@ -12,7 +12,8 @@ is refused and alerted), and acts (seed 7.3 应用删除流程):
   refusal is told by SMS, with the reason.
 * 余额查询: the ledger's balance comes back by SMS (the card also shows its own on the handset).
   A plain text SMS ``YE`` / ``余额`` to the service number asks the same.
-* 账单查询: recorded for the bill runs, which send bills by SMS.
+* 账单查询: this month's attendance or consumption bill so far, rendered by the bills
+  subsystem (``gateway.bills``) with the enterprise's template, comes back by SMS.
 
 The request, its outcome and the new MO counter commit in one transaction: a request the SMSC
 delivers twice is acted on once.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +36,7 @@ from gateway.db.models_ota import OtaCardState, StkRequest
 from gateway.db.models_outbox import SmsKind
 from gateway.db.uow import UnitOfWork
 from gateway.domain import AppKind, CardState, Role
-from gateway.errors import InvalidState
+from gateway.errors import GatewayError, InvalidState
 from gateway.notices import Notice, cn_time, render, tail, yuan
 from gateway.services import ledger, members, outbox
 from gateway.services.base import Deps, Principal, audit
@@ -42,12 +44,20 @@ from gateway.services.ota_effects import APP_LABELS
 from gateway.services.ota_flow import KeyCache, alert
 from gateway.services.ota_jobs import OtaSettings, deletion_job
 from ota.errors import CounterTooLow, OtaError, RcCcDsFailed
-from ota.mo_request import MoRequest, RequestType, open_request
+from ota.mo_request import BillKind, MoRequest, RequestType, open_request
 from ota.onecard_apdu import SubApp
 
 log = logging.getLogger(__name__)
 
-BALANCE_KEYWORDS = frozenset({"YE", "余额", "CXYE", "查询余额"})
+BALANCE_KEYWORDS = frozenset({"YE", "余额", "CXYE", "查询余额", "余额查询"})
+_STRIP = " \t\r\n.,;:!?'\"。，；：！？、"
+
+
+def is_balance_query(text: str | None) -> bool:
+    """``YE`` and its variants, in any case, full-width or with punctuation around."""
+    if not text or len(text) > 32:
+        return False
+    return unicodedata.normalize("NFKC", text).strip(_STRIP).upper() in BALANCE_KEYWORDS
 _APP_KINDS = {SubApp.DOOR: AppKind.DOOR, SubApp.ATTENDANCE: AppKind.ATTENDANCE,
               SubApp.PURSE: AppKind.PURSE}
 
@@ -118,8 +128,30 @@ async def _handle(deps: Deps, keys: KeyCache, number: str, packet: bytes) -> str
                             f"request names card {tail(request.iccid)}", who)
     if request.kind is RequestType.APP_DELETE:
         return await _app_delete(deps, who, request, counter)
-    notice = Notice.BALANCE if request.kind is RequestType.BALANCE else None
-    return await _record(deps, who, request, counter, "done", notice)
+    if request.kind is RequestType.BILL:
+        text = await _bill_text(deps, who, request)
+        notice = Notice.BILL_UNAVAILABLE if text is None else None
+        return await _record(deps, who, request, counter, "done", notice, bill=text)
+    return await _record(deps, who, request, counter, "done", Notice.BALANCE)
+
+
+async def _bill_text(deps: Deps, who: Sender, request: MoRequest) -> str | None:
+    """This month's bill of the member so far (``gateway.bills``), or None if it cannot be
+    rendered (the enterprise has no such bill, its template is broken...)."""
+    from gateway.bills import runs  # the bills subsystem is optional for the rest of OTA
+    from gateway.bills.render import TemplateKind
+
+    kind = TemplateKind.CONSUMPTION if request.bill is BillKind.CONSUMPTION \
+        else TemplateKind.ATTENDANCE
+    principal = Principal(role=Role.SYSTEM, actor=f"member:{who.number}")
+    try:
+        rendered = await runs.preview(deps, principal, who.card.enterprise_id, kind,
+                                      {"member_id": who.member.id})
+    except GatewayError as exc:
+        log.info("no %s bill for %s: %s", kind.value, who.number, exc.detail)
+        return None
+    text = rendered.get("text")
+    return text if isinstance(text, str) and text else None
 
 
 async def _alert(deps: Deps, kind: str, number: str, reason: str,
@@ -158,7 +190,8 @@ async def _password_refusal(deps: Deps, who: Sender) -> tuple[Notice, int]:
 
 
 async def _record(deps: Deps, who: Sender, request: MoRequest, counter: int, state: str,
-                  notice: Notice | None, *, app: AppKind | None = None, left: int = 0) -> str:
+                  notice: Notice | None, *, app: AppKind | None = None, left: int = 0,
+                  bill: str | None = None) -> str:
     """Store the counter, the request and its outcome (and SMS / job) in one transaction."""
     policy = OtaSettings.of(deps.settings).policy
     async with deps.uow() as uow:
@@ -183,6 +216,11 @@ async def _record(deps: Deps, who: Sender, request: MoRequest, counter: int, sta
         if notice is not None:
             row.outcome = row.outcome or notice.value
             await _tell(uow, who, card, request, notice, left)
+        if bill is not None:
+            row.outcome = "bill sent"
+            await outbox.enqueue(uow, msisdn=who.number, text=bill, kind=SmsKind.SERVICE,
+                                 enterprise_id=card.enterprise_id, member_id=who.member.id,
+                                 dedupe_key=f"stk:{card.id}:{request.request_id}:bill")
         await uow.commit()
         return row.state
 

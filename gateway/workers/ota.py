@@ -158,8 +158,7 @@ class OtaEngine:
             self.metrics.label(label)
             self._wake.set()
             return True
-        if message.text is not None and message.text.strip().upper() in \
-                stk_requests.BALANCE_KEYWORDS:
+        if stk_requests.is_balance_query(message.text):
             await stk_requests.balance_by_text(self.deps, ota_flow.number_of(message.source),
                                                self.deps.clock())
             return True

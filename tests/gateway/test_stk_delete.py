@@ -162,3 +162,23 @@ async def test_balance_on_the_card_and_by_sms(stack: OtaStack) -> None:
     await stack.fleet.esme.submit_binary(SERVICE_NUMBER, command_segments(packet), pid=0x7F,
                                          dcs=0xF6, source=phone.msisdn, registered_delivery=0)
     await sms_with(phone, "余额为23.45元", 2)
+
+
+async def test_bill_from_the_menu(stack: OtaStack) -> None:
+    phone = stack.phones[0]
+    await phone.handset.press_menu("账单查询")
+    await phone.handset.select_item("消费账单")
+    assert phone.handset.last_text() == "账单将以短信发送"
+    await eventually(lambda: len(phone.texts) >= 2, what="the bill SMS")
+    bill = phone.texts[-1]
+    assert bill.startswith("【一卡通】") and "消费" in bill, bill
+    (request,) = await requests(stack)
+    assert (request.kind, request.state) == ("bill", "done")
+    assert request.outcome == "bill sent", phone.texts
+
+
+async def test_balance_keyword_in_any_form(stack: OtaStack) -> None:
+    phone = stack.phones[0]
+    assert stack.fleet is not None
+    await stack.fleet.esme.submit(SERVICE_NUMBER, " ｙｅ。", source=phone.msisdn)
+    await sms_with(phone, "余额为0.00元")
