@@ -20,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db.models import Account, Card, Entry, Hold, Posting
 from gateway.db.uow import UnitOfWork
@@ -305,15 +307,24 @@ async def release_many(uow: UnitOfWork, references: Sequence[str]) -> dict[int, 
     accounts = (await session.execute(
         select(Account.id, Account.held).where(Account.id.in_(list(released)))
         .order_by(Account.id).with_for_update(key_share=True))).all()
+    held_now = {a.id: a.held - released[a.id] for a in accounts}
     await session.execute(update(Account), [
-        {"id": a.id, "held": a.held - released[a.id], "updated_at": now} for a in accounts])
+        {"id": account, "held": held, "updated_at": now} for account, held in held_now.items()])
     await session.execute(update(Hold).where(Hold.id.in_(held_ids)).execution_options(
         synchronize_session=False).values(state=HoldState.RELEASED, settled_at=now))
-    for obj in list(session.identity_map.values()):  # rows loaded before: read them again
-        if isinstance(obj, Account | Hold) and obj.id in (released if isinstance(
-                obj, Account) else held_ids):
-            session.expire(obj)
+    _synchronise(session, held_now, set(held_ids), now)
     return released
+
+
+def _synchronise(session: AsyncSession, held: dict[int, int], holds: set[int],
+                 now: datetime) -> None:
+    """Rows of this session loaded before the bulk UPDATEs take their new values (as read)."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.id in held:
+            set_committed_value(obj, "held", held[obj.id])
+        elif isinstance(obj, Hold) and obj.id in holds:
+            set_committed_value(obj, "state", HoldState.RELEASED)
+            set_committed_value(obj, "settled_at", now)
 
 
 async def capture(uow: UnitOfWork, reference: str, spec: PostingSpec) -> Posting:
