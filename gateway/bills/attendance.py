@@ -11,8 +11,9 @@ last the departure:
   arrival (judged for lateness), after it as the departure (judged for leaving early);
 - absent (缺勤): a working day with no punch at all.
 
-Only days that are over count (a bill for the running month does not call today an absence),
-and none before the member joined. Working days are ``workdays`` (ISO weekdays, Monday = 1)
+Days that are over count, and a day still running counts only once attended (a bill for the
+running month does not call today an absence, nor leaving early, before the day is over);
+none before the member joined. Working days are ``workdays`` (ISO weekdays, Monday = 1)
 minus ``holidays`` plus ``extra_workdays`` (调休: weekend days worked in exchange for a
 holiday). Punches on other days count as rest days worked.
 """
@@ -156,6 +157,7 @@ class DaySlot:
     day: date
     number: int  # days since 1970-01-01: what ``Calendar.day_number`` gives its punches
     workday: bool
+    over: bool  # False: the day is still running (a bill of the current period)
     start: float
     late_after: float  # arriving later is late
     middle: float  # a lone punch before it is an arrival, after it a departure
@@ -172,11 +174,12 @@ class Calendar:
         # A punch's attendance day: local time (UTC+8) less the cutoff, as a day number.
         cutoff = rules.day_cutoff.hour * 3600 + rules.day_cutoff.minute * 60
         self.offset = 8 * 3600 - cutoff
-        self.slots = tuple(self._slot(day) for day in period.days() if rules.day_over(day, now))
+        self.slots = tuple(self._slot(day, rules.day_over(day, now)) for day in period.days()
+                           if datetime.combine(day, rules.day_cutoff, CHINA) <= now)
 
-    def _slot(self, day: date) -> DaySlot:
+    def _slot(self, day: date, over: bool) -> DaySlot:
         start, end = (t.timestamp() for t in self.rules.shift(day))
-        return DaySlot(day, (day - _EPOCH).days, self.rules.is_workday(day), start,
+        return DaySlot(day, (day - _EPOCH).days, self.rules.is_workday(day), over, start,
                        start + 60 * self.rules.late_grace_min, (start + end) / 2,
                        end - 60 * self.rules.early_grace_min)
 
@@ -205,6 +208,8 @@ class Calendar:
             if joined is not None and slot.day < joined:
                 continue
             punches = days.get(slot.number)
+            if not slot.over and punches is None:
+                continue  # today, not (yet) attended: neither present nor absent
             if not slot.workday:
                 rest += punches is not None
                 continue
@@ -213,6 +218,8 @@ class Calendar:
                 continue
             present += 1
             minutes, left_early, missed_one = _judge(slot, *punches)
+            if not slot.over:  # the departure may still come
+                left_early = missed_one = False
             late += minutes > 0
             late_minutes += minutes
             early += left_early

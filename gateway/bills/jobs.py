@@ -9,8 +9,9 @@ a claim (``claimed_by`` until ``lease_until``). A batch is:
 3. one write transaction: advance the cursor *only if* this worker still holds the run, it is
    still running and the cursor is still where the batch started
    (``UPDATE ... WHERE claimed_by = me AND state = 'running' AND cursor = old``), queue the
-   SMS in the outbox (dedupe key ``bill:<run>:<member>:<kind>``) and write one
-   ``bill_run_members`` row per member and kind (unique).
+   SMS in the outbox (dedupe key ``bill:<run>:<member>:<kind>``, unique) and write a
+   ``bill_run_members`` row (unique) for each member and kind *not* billed (opted out, too
+   long): a billed member's record is its outbox row.
 
 A process killed anywhere leaves either a whole batch or none of it. Its claim lapses with
 its lease; the next claimer (a worker on start, ``onecard bill run --resume``) continues
@@ -20,6 +21,8 @@ unique keys would refuse a second bill anyway: every member is billed exactly on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +47,7 @@ from gateway.services.base import Deps
 log = logging.getLogger(__name__)
 
 RUNS = cast(Table, BillRun.__table__)
+MEMBERS = cast(Table, BillRunMember.__table__)  # Core inserts: the ORM's bulk path costs more
 RC = RUNS.c
 BATCH_SIZE = 1000
 LEASE_S = 30.0
@@ -141,12 +145,15 @@ async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BAT
             problem = exc.detail
     if plan is None:
         return await _fail(deps, run_id, worker, problem, processed, total)
+    # The next batch is read while this one is rendered and written: the database works in
+    # its own thread (SQLite) or server (PostgreSQL) meanwhile.
+    ahead = _read_ahead(deps, plan, cursor, batch_size)
     try:
         while not stopping():
-            async with deps.uow(readonly=True) as uow:
-                data = await batch.read(uow.session, plan, cursor, batch_size)
+            data = await ahead
             if not data.members:
                 return await _finish(deps, plan, worker, processed)
+            ahead = _read_ahead(deps, plan, data.members[-1].id, batch_size)
             try:
                 items = batch.render(plan, data)
             except TemplateInvalid as exc:
@@ -161,8 +168,28 @@ async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BAT
         state = await _state(deps, run_id)
         log.info("bill run %d: stopped (%s)", run_id, state.value)
         return Outcomes(run_id, state, processed, total)
+    finally:
+        await _settle(ahead)
     await release(deps, run_id, worker)
     return Outcomes(run_id, RunState.RUNNING, processed, total)
+
+
+def _read_ahead(deps: Deps, plan: batch.Plan, cursor: int,
+                limit: int) -> asyncio.Task[batch.Data]:
+    async def read() -> batch.Data:
+        async with deps.uow(readonly=True) as uow:
+            return await batch.read(uow.session, plan, cursor, limit)
+
+    return asyncio.ensure_future(read())
+
+
+async def _settle(task: asyncio.Task[batch.Data]) -> None:
+    """Let a read ahead that is no longer wanted end (its transaction closes cleanly)."""
+    if not task.done():
+        with contextlib.suppress(Exception):
+            await asyncio.shield(task)
+    elif not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
 async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int, data: batch.Data,
@@ -181,27 +208,27 @@ async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int, data: b
                     lease_until=now + timedelta(seconds=lease_s), updated_at=now))
         if getattr(advanced, "rowcount", 0) != 1:
             raise RunLost("the run was cancelled or taken over")
-        ids = await _enqueue(uow, plan, items, now)
-        await uow.session.execute(insert(BillRunMember), [
-            {"run_id": plan.run_id, "member_id": item.member.id, "kind": item.kind.value,
-             "outcome": item.outcome, "sms_id": ids.get((item.member.id, item.kind)),
-             "segments": item.segments} for item in items])
+        await _enqueue(uow, plan, items, now)
+        skipped = [{"run_id": plan.run_id, "member_id": item.member.id, "kind": item.kind.value,
+                    "outcome": item.outcome, "sms_id": None, "segments": item.segments}
+                   for item in items if item.outcome is not Outcome.QUEUED]
+        if skipped:
+            await uow.session.execute(insert(MEMBERS), skipped)
         await uow.commit()
     return new_cursor
 
 
 async def _enqueue(uow: UnitOfWork, plan: batch.Plan, items: list[batch.Item],
-                   now: Any) -> dict[tuple[int, TemplateKind], int]:
+                   now: datetime) -> None:
     sending = [i for i in items if i.outcome is Outcome.QUEUED]
     if not sending:
-        return {}
+        return
     later = not_before(plan.cfg.quiet, now, plan.urgent)
     sms = [outbox.Sms(msisdn=i.member.msisdn, text=i.text, kind=SmsKind.BILL,
                       enterprise_id=plan.cfg.enterprise_id, member_id=i.member.id,
                       dedupe_key=plan.dedupe_key(i.member.id, i.kind), urgent=plan.urgent,
                       not_before=later, batch_id=plan.batch_id) for i in sending]
-    ids = await outbox.enqueue_many(uow, sms)
-    return {(i.member.id, i.kind): sms_id for i, sms_id in zip(sending, ids, strict=True)}
+    await outbox.enqueue_many(uow, sms)
 
 
 async def _finish(deps: Deps, plan: batch.Plan, worker: str, processed: int) -> Outcomes:

@@ -24,7 +24,7 @@ from sqlalchemy import Table, case, func, select
 
 from gateway.bills import runs
 from gateway.db.models import Member
-from gateway.db.models_bills import BillRunMember
+from gateway.db.models_bills import BillRunMember, Outcome
 from gateway.db.models_outbox import OutboxMessage, SmsState
 from gateway.db.uow import UnitOfWork
 from gateway.services import views
@@ -71,15 +71,20 @@ async def report(deps: Deps, principal: Principal, run_id: int) -> View:
 async def report_csv(deps: Deps, principal: Principal, run_id: int) -> bytes:
     async def work(uow: UnitOfWork) -> list[tuple[Any, ...]]:
         row = await runs.get_row(uow, principal, run_id)
-        stmt = (select(BillRunMember.member_id, Member.employee_no, Member.name, Member.msisdn,
-                       BillRunMember.kind, BillRunMember.outcome, BillRunMember.sms_id,
-                       BillRunMember.segments, OM.state, OM.error, OM.submitted_at,
-                       OM.done_at)
-                .join(Member, Member.id == BillRunMember.member_id)
-                .outerjoin(OutboxMessage, OutboxMessage.id == BillRunMember.sms_id)
-                .where(BillRunMember.run_id == row.id)
-                .order_by(BillRunMember.member_id, BillRunMember.kind))
-        return [tuple(r) for r in (await uow.session.execute(stmt))]
+        billed = (select(OM.member_id, Member.employee_no, Member.name, Member.msisdn,
+                         OM.dedupe_key, OM.id, OM.segments, OM.state, OM.error,
+                         OM.submitted_at, OM.done_at)
+                  .join(Member, Member.id == OM.member_id)
+                  .where(OM.batch_id == f"bill-run:{row.id}"))
+        lines = [(r[0], r[1], r[2], r[3], _kind(r[4]), Outcome.QUEUED, *r[5:])
+                 for r in await uow.session.execute(billed)]
+        skipped = (select(BillRunMember.member_id, Member.employee_no, Member.name,
+                          Member.msisdn, BillRunMember.kind, BillRunMember.outcome,
+                          BillRunMember.sms_id, BillRunMember.segments)
+                   .join(Member, Member.id == BillRunMember.member_id)
+                   .where(BillRunMember.run_id == row.id))
+        lines += [(*r, None, None, None, None) for r in await uow.session.execute(skipped)]
+        return sorted(lines, key=lambda line: (line[0], line[4]))
 
     rows = await read(deps, work)
     out = io.StringIO()
@@ -89,6 +94,11 @@ async def report_csv(deps: Deps, principal: Principal, run_id: int) -> bytes:
         writer.writerow([r[0], r[1] or "", r[2], r[3], r[4], _text(r[5]), r[6] or "", r[7],
                          _text(r[8]), r[9] or "", views.ts(r[10]) or "", views.ts(r[11]) or ""])
     return out.getvalue().encode("utf-8-sig")
+
+
+def _kind(dedupe_key: str | None) -> str:
+    """The bill kind from an outbox dedupe key "<enterprise>/bill:<run>:<member>:<kind>"."""
+    return (dedupe_key or "").rpartition(":")[2]
 
 
 def _text(value: Any) -> str:

@@ -8,6 +8,7 @@ none and are all kept).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -73,6 +74,8 @@ def _posix(session: AsyncSession) -> ColumnElement[int]:
     """``occurred_at`` as whole POSIX seconds, computed by the database (no datetime objects
     are built for a million punches)."""
     if session.get_bind().dialect.name == "sqlite":  # naive UTC text, see db.base
+        if sqlite3.sqlite_version_info >= (3, 38):  # twice as fast as strftime
+            return func.unixepoch(R.occurred_at, type_=Integer)
         return sql_cast(func.strftime("%s", R.occurred_at), Integer)
     return sql_cast(extract("epoch", R.occurred_at), BigInteger)
 

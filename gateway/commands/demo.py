@@ -13,7 +13,10 @@ fleet of emulated handsets holding those cards, and runs:
 1. an admin issues the door, attendance and purse applications over the air (空中发卡);
 2. an admin tops a purse up over the air (空中充值);
 3. a member deletes an application from the STK menu (应用删除, service password);
-4. staff receive an SMS (until bills exist: the top-up and deletion SMS).
+4. staff receive an SMS (the top-up and deletion SMS);
+5. a bill run for the demo enterprise: terminals upload the day's punches and a purchase, the
+   admin bills the day, the members read their attendance and consumption bills on their
+   phones (``gateway.bills.demo``).
 
 It exits 0 only if every story succeeded.
 """
@@ -35,6 +38,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway.bills.demo import story as bill_story
 from gateway.commands.demo_stack import embedded_instance
 from ota.keys import derive_card_keyset
 from sim_emulator.factory import new_card_state, open_card
@@ -158,7 +162,8 @@ class Demo:
         stories = [("空中发卡: an admin issues apps over the air", self.issue),
                    ("空中充值: an admin tops up over the air", self.topup),
                    ("应用删除: a member deletes an app from the STK menu", self.stk_delete),
-                   ("短信: staff receive an SMS", self.sms)]
+                   ("短信: staff receive an SMS", self.sms),
+                   ("考勤账单、消费帐单: a bill run, read on the phones", self.bills)]
         async with aiohttp.ClientSession() as session:
             self.session = session
             fleet = await self.setup(count)
@@ -285,6 +290,9 @@ class Demo:
     async def _removed(self, m: Member, app: str) -> bool:
         card = await self.call("GET", f"/cards/{m.iccid}")
         return any(a["app"] == app and a["state"] == "removed" for a in card["apps"])
+
+    async def bills(self) -> None:
+        await bill_story(self)
 
     async def sms(self) -> None:
         wanted = [(self.members[0], "空中充值"), (self.members[-1], "门禁应用已于")]

@@ -5,10 +5,11 @@
 - ``bill_templates``: an enterprise's own template per kind (absent: the packaged default).
 - ``bill_schedules``: when an enterprise's bills go out by themselves (daily, weekly, monthly).
 - ``bill_runs`` and ``bill_run_members``: a bill run is a resumable job. Its state, cursor and
-  counters are here; each member billed has one ``bill_run_members`` row per kind, written in
-  the same transaction as the member's SMS in the outbox, so a run that a crash interrupted is
-  finished by whoever claims it next, and nobody is billed twice (the row's unique key and the
-  SMS's dedupe key both say so).
+  counters are here. A member billed is its SMS in the outbox (``batch_id`` "bill-run:<id>",
+  unique dedupe key "bill:<run>:<member>:<kind>"), written in the same transaction as the
+  cursor's advance; a member *not* billed (opted out, text too long) is a
+  ``bill_run_members`` row (unique per run, member and kind). So a run that a crash
+  interrupted is finished by whoever claims it next, and nobody is billed twice.
 - ``sms_opt_outs``: members who refused bills and notices (by MO keyword or through the API);
   ``members.sms_opt_out`` mirrors it for the outbox dispatcher.
 - ``notice_batches`` and ``notice_items``: an uploaded CSV notice, its validation report and

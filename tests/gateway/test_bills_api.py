@@ -133,9 +133,9 @@ async def test_each_member_is_billed_once_and_the_period_only_once(bworld: World
     assert forced["progress"]["queued"] == 3
     async with deps_of(api).uow(readonly=True) as uow:
         counts = (await uow.session.execute(
-            select(BillRunMember.run_id, func.count()).group_by(BillRunMember.run_id)
-            .order_by(BillRunMember.run_id))).all()
-    assert counts == [(run["id"], 6), (forced["id"], 3)]
+            select(OutboxMessage.batch_id, func.count()).group_by(OutboxMessage.batch_id)
+            .order_by(OutboxMessage.batch_id))).all()
+    assert counts == [(run["batch_id"], 6), (forced["batch_id"], 3)]
 
 
 async def test_opted_out_members_are_not_billed(bworld: World) -> None:
@@ -150,6 +150,16 @@ async def test_opted_out_members_are_not_billed(bworld: World) -> None:
     assert member["id"] not in texts
     report = await api.ok("GET", f"{V1}/bill-runs/{run['id']}/report", token=a.token)
     assert report["summary"]["opted_out"] == 2
+    reply = await api.call("GET", f"{V1}/bill-runs/{run['id']}/report.csv", token=a.token)
+    lines = list(csv.DictReader(io.StringIO(reply.body.lstrip("\ufeff"))))
+    assert [(int(r["member_id"]), r["kind"], r["outcome"]) for r in lines] == [
+        (m["id"], kind, "opted_out" if m is member else "queued")
+        for m in a.members for kind in ("attendance", "consumption")]
+    async with deps_of(api).uow(readonly=True) as uow:
+        skipped = (await uow.session.execute(select(BillRunMember.member_id, BillRunMember.kind,
+                                                    BillRunMember.outcome))).all()
+    assert sorted((m, k, o.value) for m, k, o in skipped) == [
+        (member["id"], "attendance", "opted_out"), (member["id"], "consumption", "opted_out")]
 
 
 async def test_a_template_over_the_limit_is_refused_with_its_count(bworld: World) -> None:

@@ -135,6 +135,14 @@ def test_days_not_over_and_days_before_joining_do_not_count() -> None:
     assert s.workdays == 2  # Thursday and Friday
 
 
+def test_today_counts_once_attended_and_is_not_judged_for_leaving() -> None:
+    now = cn(2026, 10, 28, 12, 0)  # Wednesday noon
+    s = summary([cn(2026, 10, 28, 9, 10)], period="2026-W44", now=now)
+    assert (s.workdays, s.present, s.absent, s.late) == (3, 1, 2, 1)
+    assert (s.early_leave, s.missed_punch) == (0, 0)  # the departure may still come
+    assert summary([], period="2026-10-29", now=now).workdays == 0  # tomorrow
+
+
 def test_holidays_and_makeup_workdays() -> None:
     rules = ShiftRules.from_dict({"holidays": ["2026-10-01", "2026-10-02"],
                                   "extra_workdays": ["2026-10-10"]})

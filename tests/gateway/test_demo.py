@@ -27,12 +27,17 @@ async def test_demo_embedded_runs_every_story() -> None:
     text = "\n".join(lines)
     assert "embedded gateway at http://127.0.0.1:" in text
     assert [line for line in lines if line.startswith("[")] == [
-        "[1/4] 空中发卡: an admin issues apps over the air",
-        "[2/4] 空中充值: an admin tops up over the air",
-        "[3/4] 应用删除: a member deletes an app from the STK menu",
-        "[4/4] 短信: staff receive an SMS"]
-    assert text.count("  passed (") == 4 and lines[-1] == "4/4 stories passed"
+        "[1/5] 空中发卡: an admin issues apps over the air",
+        "[2/5] 空中充值: an admin tops up over the air",
+        "[3/5] 应用删除: a member deletes an app from the STK menu",
+        "[4/5] 短信: staff receive an SMS",
+        "[5/5] 考勤账单、消费帐单: a bill run, read on the phones"]
+    assert text.count("  passed (") == 5 and lines[-1] == "5/5 stories passed"
     assert "空中充值100.00元成功" in text and "门禁应用已于" in text
+    # The bills, as the members' handsets show them.
+    assert "report: billed 4, sent 4, delivered 4" in text
+    assert "phone shows: 【一卡通】演示成员1您好，" in text and "考勤：应出勤1天，实出勤1天" in text
+    assert "消费1笔，共12.50元，当前余额87.50元。回TD退订" in text
 
 
 async def test_demo_against_a_gateway_at_a_url(aiohttp_client: Any,
@@ -65,4 +70,4 @@ def test_demo_command_line() -> None:
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "demo"], capture_output=True,
                           text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.rstrip().endswith("4/4 stories passed")
+    assert done.stdout.rstrip().endswith("5/5 stories passed")
