@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -238,12 +238,22 @@ PART_STATE: dict[MessageState, PartState | None] = {
 }
 
 
-async def find_parts(session: AsyncSession, smsc_ids: Collection[str]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class PartKey:
+    """Where a receipt applies: the part of ``message_id`` numbered ``seq``, and whether it
+    still waits for its final receipt."""
+
+    message_id: int
+    seq: int
+    waiting: bool = True
+
+
+async def find_parts(session: AsyncSession, smsc_ids: Collection[str]) -> dict[str, PartKey]:
     """The part each id names: an SMSC may reuse ids (after its own restart), so a part still
     waiting for its receipt wins, then the newest."""
     if not smsc_ids:
         return {}
-    rows = await session.execute(select(P.id, P.message_id, P.smsc_id, P.state)
+    rows = await session.execute(select(P.id, P.message_id, P.seq, P.smsc_id, P.state)
                                  .where(P.smsc_id.in_(list(smsc_ids))))
     best: dict[str, Any] = {}
     for row in rows:
@@ -251,23 +261,18 @@ async def find_parts(session: AsyncSession, smsc_ids: Collection[str]) -> dict[s
         if held is None or (row.state == PartState.SUBMITTED, row.id) > (
                 held.state == PartState.SUBMITTED, held.id):
             best[row.smsc_id] = row
-    return best
+    return {k: PartKey(r.message_id, r.seq, r.state == PartState.SUBMITTED)
+            for k, r in best.items()}
 
 
-async def adopt_inbound(session: AsyncSession, smsc_ids: Collection[str] | None,
-                        now: datetime, limit: int = 1000) -> list[ReceiptIn]:
+async def adopt_inbound(session: AsyncSession, now: datetime,
+                        limit: int = 1000) -> list[ReceiptIn]:
     """Receipts kept in ``inbound_messages`` because their part was not written in time (a
-    slow commit on another node): now that the parts exist, they apply after all. With
-    ``smsc_ids`` None: any kept receipt whose part waits for one (housekeeping)."""
-    stmt = select(IN.id, IN.smsc_id, IN.receipt_state, IN.received_at).where(
-        IN.kind == InboundKind.RECEIPT, IN.handled_at.is_(None))
-    if smsc_ids is not None:
-        if not smsc_ids:
-            return []
-        stmt = stmt.where(IN.smsc_id.in_(list(smsc_ids)))
-    else:
-        waiting = select(P.id).where(P.smsc_id == IN.smsc_id, P.state == PartState.SUBMITTED)
-        stmt = stmt.where(waiting.exists()).limit(limit)
+    slow commit on another node) whose part now exists and waits: they apply after all."""
+    waiting = select(P.id).where(P.smsc_id == IN.smsc_id, P.state == PartState.SUBMITTED)
+    stmt = (select(IN.id, IN.smsc_id, IN.receipt_state, IN.received_at)
+            .where(IN.kind == InboundKind.RECEIPT, IN.handled_at.is_(None), waiting.exists())
+            .limit(limit))
     rows = (await session.execute(stmt)).all()
     if not rows:
         return []
@@ -278,53 +283,53 @@ async def adopt_inbound(session: AsyncSession, smsc_ids: Collection[str] | None,
 
 
 async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
-                         parts: dict[str, Any], now: datetime) -> dict[SmsState, int]:
-    """Apply receipts to their parts (``find_parts``) and finish messages whose parts are
-    all final; returns how many messages reached each final state."""
-    changes = sorted(
-        ({"b_id": parts[r.smsc_id].id, "b_state": r.state, "b_error": r.error or None,
-          "b_at": r.at} for r in receipts
-         if r.smsc_id in parts and r.state is not None
-         and parts[r.smsc_id].state == PartState.SUBMITTED),
-        key=lambda change: int(change["b_id"]))
+                         parts: dict[str, PartKey], now: datetime) -> dict[SmsState, int]:
+    """Apply final receipts to their parts, then finish the messages whose parts are all
+    final; returns how many messages reached each final state."""
+    changes: list[dict[str, Any]] = sorted(
+        ({"b_m": parts[r.smsc_id].message_id, "b_q": parts[r.smsc_id].seq, "b_state": r.state,
+          "b_error": r.error or None, "b_at": r.at} for r in receipts
+         if r.state is not None and r.smsc_id in parts and parts[r.smsc_id].waiting),
+        key=lambda change: (int(change["b_m"]), int(change["b_q"])))
     if not changes:
         return {}
-    stmt = (update(PARTS).where(P.id == bindparam("b_id"), P.state == PartState.SUBMITTED)
+    stmt = (update(PARTS).where(P.message_id == bindparam("b_m"), P.seq == bindparam("b_q"),
+                                P.state == PartState.SUBMITTED)
             .values(state=bindparam("b_state"), error=bindparam("b_error"),
                     done_at=bindparam("b_at")))
     await session.execute(stmt, changes)
-    touched = {parts[r.smsc_id].message_id for r in receipts if r.smsc_id in parts}
-    return await _finish_messages(touched, session, now)
+    touched = sorted({int(c["b_m"]) for c in changes})
+    failures = any(c["b_state"] is not PartState.DELIVERED for c in changes)
+    return await _finish_messages(touched, failures, session, now)
 
 
-_FINAL = (PartState.DELIVERED, PartState.FAILED, PartState.EXPIRED)
+def _parts_in(*states: PartState) -> Any:
+    """How many parts of the outer message row are in ``states`` (a correlated subquery on
+    the (message_id, seq) index)."""
+    return (select(func.count()).select_from(PARTS)
+            .where(P.message_id == M.id, P.state.in_(states)).scalar_subquery())
 
 
-async def _finish_messages(ids: set[int], session: AsyncSession,
+async def _finish_messages(ids: list[int], failures: bool, session: AsyncSession,
                            now: datetime) -> dict[SmsState, int]:
     """Messages whose every part is final: delivered if all parts are, else failed if one
-    failed, else expired."""
-    def count(*states: PartState) -> Any:
-        return func.sum(case((P.state.in_(states), 1), else_=0))
-
-    stmt = (select(P.message_id, M.segments, count(*_FINAL), count(PartState.DELIVERED),
-                   count(PartState.FAILED))
-            .join(MESSAGES, M.id == P.message_id)
-            .where(P.message_id.in_(ids), M.state == SmsState.SUBMITTED)
-            .group_by(P.message_id, M.segments))
-    outcome: dict[SmsState, list[int]] = {}
-    for message_id, segments, final, delivered, failed in (await session.execute(stmt)):
-        if final < segments:
-            continue
-        state = (SmsState.DELIVERED if delivered == segments
-                 else SmsState.FAILED if failed else SmsState.EXPIRED)
-        outcome.setdefault(state, []).append(message_id)
-    for state, done in outcome.items():
+    failed, else expired. Set-based, in the database: one statement per outcome, the common
+    one (delivered) first; the others only when a receipt of the batch was not DELIVRD."""
+    outcomes = [(SmsState.DELIVERED, M.segments == _parts_in(PartState.DELIVERED))]
+    if failures:
+        final = M.segments == _parts_in(PartState.DELIVERED, PartState.FAILED, PartState.EXPIRED)
+        outcomes += [(SmsState.FAILED, and_(final, _parts_in(PartState.FAILED) > 0)),
+                     (SmsState.EXPIRED, final)]
+    finished: dict[SmsState, int] = {}
+    for state, condition in outcomes:
         error = None if state is SmsState.DELIVERED else f"receipt:{state.value}"
-        await session.execute(
-            update(MESSAGES).where(M.id.in_(done), M.state == SmsState.SUBMITTED)
+        result = await session.execute(
+            update(MESSAGES).where(M.id.in_(ids), M.state == SmsState.SUBMITTED, condition)
             .values(state=state, done_at=now, updated_at=now, error=error))
-    return {state: len(done) for state, done in outcome.items()}
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            finished[state] = count
+    return finished
 
 
 # --- time ----------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from gateway.db.models_outbox import SmsState
 from gateway.errors import GatewayError
 from gateway.services.base import Deps
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_S = (0.05, 0.2, 1.0, 5.0)  # after a failed transaction (database busy or away)
 _ORPHAN_RECHECK_S = 0.05
+MINE_MAX = 500_000  # some 80 MB at most; beyond it receipts are looked up in the database
 
 
 @dataclass(slots=True)
@@ -58,6 +61,9 @@ class OutboxWriter:
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
         self.transactions = 0
+        # smsc_id -> part, for the parts this node recorded: receipts for them need no lookup.
+        # Entries leave with the part's final receipt; past MINE_MAX the database is asked.
+        self._mine: dict[str, store.PartKey] = {}
 
     @property
     def idle(self) -> bool:
@@ -69,6 +75,8 @@ class OutboxWriter:
 
     def accepted(self, item: store.Accepted) -> None:
         self._accepted.append(item)
+        if len(self._mine) < MINE_MAX:
+            self._mine[item.smsc_id] = store.PartKey(item.message_id, item.seq)
         self._wake.set()
 
     def settled(self, item: store.Settled) -> None:
@@ -133,23 +141,40 @@ class OutboxWriter:
         async with self.deps.uow() as uow:
             session, now = uow.session, uow.clock()
             await store.record_accepted(session, accepted)
-            entries = [*receipts, *await store.adopt_inbound(
-                session, [a.smsc_id for a in accepted], now)]
-            parts = await store.find_parts(session, {r.smsc_id for r in entries})
+            parts = await self._parts(session, receipts)
             await store.lock_messages(session, {s.message.id for s in settled}
                                       | {p.message_id for p in parts.values()})
             await store.settle(session, settled, now)
-            finished = await store.apply_receipts(session, entries, parts, now)
+            finished = await store.apply_receipts(session, receipts, parts, now)
             await uow.commit()
         self.transactions += 1
+        for receipt in receipts:
+            if receipt.state is not None:
+                self._mine.pop(receipt.smsc_id, None)
         return set(parts), finished
+
+    async def _parts(self, session: AsyncSession,
+                     receipts: list[store.ReceiptIn]) -> dict[str, store.PartKey]:
+        """The part of each receipt: this node's own from memory, the rest from the database
+        (another node's part, or a receipt after a restart)."""
+        mine, parts = self._mine, {}
+        unknown = set()
+        for receipt in receipts:
+            key = mine.get(receipt.smsc_id)
+            if key is None:
+                unknown.add(receipt.smsc_id)
+            else:
+                parts[receipt.smsc_id] = key
+        if unknown:
+            parts.update(await store.find_parts(session, unknown))
+        return parts
 
     async def adopt_kept(self) -> int:
         """Housekeeping: apply receipts kept in ``inbound_messages`` whose part turned up
         after they gave up waiting (the accepting node committed just too late)."""
         async with self.deps.uow() as uow:
             session, now = uow.session, uow.clock()
-            entries = await store.adopt_inbound(session, None, now)
+            entries = await store.adopt_inbound(session, now)
             if not entries:
                 return 0
             parts = await store.find_parts(session, {r.smsc_id for r in entries})

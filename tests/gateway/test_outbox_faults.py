@@ -93,9 +93,9 @@ async def smsc() -> AsyncIterator[Smsc]:
 
 async def test_graceful_restart_mid_flow_sends_nothing_twice(
         aiohttp_client: Any, sqlite_settings: Settings, smsc: Smsc) -> None:
-    settings = with_smsc(sqlite_settings, smsc.port, throughput=400.0,
+    settings = with_smsc(sqlite_settings, smsc.port, throughput=200.0,
                          outbox={"max_in_flight": 20, "claim_batch": 10})
-    items = batch(300)
+    items = batch(600)  # 720 segments: some 3.6 s at 200 segments/s
     first = await start_gateway(aiohttp_client, settings)
     deps = first.app[keys.DEPS]
     await queue(deps, items)
