@@ -13,6 +13,7 @@ the carried sub-applications on the new card, a deregistration deletes them from
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, t
 from gateway.settings import Settings
 from ota.mo_request import MenuFile
 from ota.spi import PorTransport, Spi
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PURSE_LIMIT_FEN = 200_000  # 2,000 yuan on the card at most, unless the admin says
 CREDENTIAL_BYTES = 16
@@ -168,7 +171,10 @@ async def issue(deps: Deps, principal: Principal, iccid: str, cmd: IssueIn,
         _issuable(existing, cmd.apps)
         rows = _pending_apps(uow, card, existing, cmd)
         await uow.flush()
-        job = await issue_job(uow, card, rows, origin="api", policy=policy)
+        try:
+            job = await issue_job(uow, card, rows, origin="api", policy=policy)
+        except ota_core.JobError as exc:
+            raise ValidationError("apps", str(exc)) from exc
         audit(uow, principal, "card.issue_apps", ("card", iccid), card.enterprise_id,
               apps=[a.value for a in cmd.apps], job_id=job.id)
         return job_view(job)
@@ -259,7 +265,13 @@ def install(bus: EventBus, settings: Settings) -> None:
     policy = OtaSettings.of(settings).policy
 
     async def on_event(uow: UnitOfWork, event: Event) -> None:
-        await lifecycle_job(uow, event, policy)
+        try:
+            await lifecycle_job(uow, event, policy)
+        except (ota_core.JobError, ValidationError, InvalidState) as exc:
+            # The lifecycle change stands without its OTA job (say, app data the card cannot
+            # take); the card's state and the blacklist already tell the terminals.
+            log.warning("no OTA job for %s of %s: %s", event.name.value,
+                        event.payload.get("iccid"), exc)
 
     bus.subscribe(on_event, [EventName.CARD_LOST, EventName.CARD_UNFROZEN,
                              EventName.CARD_REPLACED, EventName.CARD_DEREGISTERED])

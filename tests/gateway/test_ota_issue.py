@@ -125,3 +125,16 @@ async def test_replacement_card_gets_its_apps_over_the_air(stack: OtaStack) -> N
     assert phone.apps() == {"door": "personalised", "purse": "personalised"}
     card = await stack.ok("GET", f"/cards/{new_iccid_}")
     assert {a["app"]: a["state"] for a in card["apps"]} == {"door": "active", "purse": "active"}
+
+
+async def test_a_lifecycle_change_stands_without_a_job_it_cannot_make(stack: OtaStack) -> None:
+    member = await stack.ok("POST", "/members", 201, body={"msisdn": "8613912345678",
+                                                           "name": "数据有误"})
+    old = new_iccid()
+    await stack.ok("POST", "/cards", 201, body={
+        "iccid": old, "member_id": member["id"], "apps": ["door"],
+        "app_data": {"door": {"member_number": "not digits"}}})
+    replaced = await stack.call("POST", f"/cards/{old}/replace", key=idem(),
+                                body={"new_iccid": new_iccid()})
+    assert replaced.status == 200, replaced.body
+    assert await stack.jobs(kind="issue", origin="replacement") == []
