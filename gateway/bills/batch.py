@@ -34,10 +34,15 @@ class Plan:
     urgent: bool
     templates: Mapping[TemplateKind, Compiled]
     calendar: Calendar
+    # Worked out once per run rather than once per member.
+    batch_id: str = ""
+    period_view: Mapping[str, str] = field(default_factory=dict)
+    shift_view: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def batch_id(self) -> str:
-        return f"bill-run:{self.run_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_id", f"bill-run:{self.run_id}")
+        object.__setattr__(self, "period_view", context.period_view(self.period))
+        object.__setattr__(self, "shift_view", context.shift_view(self.cfg.rules))
 
     def dedupe_key(self, member_id: int, kind: TemplateKind) -> str:
         return f"bill:{self.run_id}:{member_id}:{kind.value}"
@@ -86,29 +91,17 @@ def contexts(plan: Plan, data: Data, member: store.MemberRow,
     cfg = plan.cfg
     base = context.base(cfg.name, cfg.code,
                         context.member_view(member.name, member.employee_no, member.department),
-                        _period_view(plan))
+                        plan.period_view)
     if kind is TemplateKind.ATTENDANCE:
         summary = plan.calendar.summarise_days(data.punches.get(member.id, _NO_DAYS),
                                                joined=member.joined)
-        return context.attendance(base, summary, cfg.rules)
+        return context.attendance(base, summary, plan.shift_view)
     spend = consumption.summarise(data.moves.get(member.id, ()), data.undos.get(member.id, ()),
                                   data.balances.get(member.id))
     return context.consumption(base, spend)
 
 
 _NO_DAYS: dict[int, DayPunches] = {}
-_PERIOD_VIEWS: dict[BillPeriod, dict[str, str]] = {}
-
-
-def _period_view(plan: Plan) -> dict[str, str]:
-    view = _PERIOD_VIEWS.get(plan.period)
-    if view is None:
-        if len(_PERIOD_VIEWS) > 256:
-            _PERIOD_VIEWS.clear()
-        view = _PERIOD_VIEWS[plan.period] = context.period_view(plan.period)
-    return view
-
-
 def render(plan: Plan, data: Data) -> list[Item]:
     """One item per member and kind. A template error (TemplateInvalid) propagates: it is the
     template's fault, not the member's, and stops the run."""

@@ -29,9 +29,12 @@ def period_view(period: BillPeriod) -> dict[str, str]:
             "first": period.first.isoformat(), "last": period.last.isoformat()}
 
 
+def shift_view(rules: ShiftRules) -> dict[str, str]:
+    return {"start": rules.work_start.strftime("%H:%M"), "end": rules.work_end.strftime("%H:%M")}
+
+
 def attendance(base: Mapping[str, Any], summary: AttendanceSummary,
-               rules: ShiftRules) -> Context:
-    shift = {"start": rules.work_start.strftime("%H:%M"), "end": rules.work_end.strftime("%H:%M")}
+               shift: Mapping[str, str]) -> Context:
     return {**base, "a": summary.to_dict(), "shift": shift}
 
 
@@ -65,7 +68,7 @@ def sample(kind: TemplateKind, enterprise_name: str, enterprise_code: str,
         granularity, SAMPLE_PERIOD.last)
     common = base(enterprise_name, enterprise_code, SAMPLE_MEMBER, period_view(period))
     if kind is TemplateKind.ATTENDANCE:
-        return attendance(common, SAMPLE_ATTENDANCE, ShiftRules())
+        return attendance(common, SAMPLE_ATTENDANCE, shift_view(ShiftRules()))
     if kind is TemplateKind.CONSUMPTION:
         return consumption(common, SAMPLE_CONSUMPTION)
     notice = base(enterprise_name, enterprise_code, SAMPLE_MEMBER)
