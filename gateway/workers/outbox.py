@@ -284,8 +284,7 @@ class Dispatcher:
         if error is None:
             result = future.result()
             self.metrics.submit_seconds.observe(asyncio.get_running_loop().time() - sent_at)
-            self.writer.accepted(store.Accepted(sending.message.id, seq, result.message_ids[0],
-                                                self.deps.clock()))
+            self.writer.accepted(store.Accepted(sending.message.id, seq, result.message_ids[0]))
         self._settle_part(sending, error)
 
     def _settle_part(self, sending: _Sending, error: BaseException | None) -> None:

@@ -64,10 +64,11 @@ class Claimed:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
+    """A segment the SMSC accepted (its time is the writer's transaction's)."""
+
     message_id: int
     seq: int
     smsc_id: str
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,6 @@ class ReceiptIn:
     smsc_id: str
     state: PartState | None  # None: an intermediate notification (ENROUTE, ACCEPTD)
     error: int
-    at: datetime
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -183,7 +183,8 @@ async def release_all(session: AsyncSession, worker: str, now: datetime) -> int:
 # --- what the SMSC answered --------------------------------------------------------------
 
 
-async def record_accepted(session: AsyncSession, accepted: Sequence[Accepted]) -> None:
+async def record_accepted(session: AsyncSession, accepted: Sequence[Accepted],
+                          now: datetime) -> None:
     """One part row per accepted segment; a row already there (a second node raced us after
     our lease lapsed) is kept as it is."""
     if not accepted:
@@ -192,7 +193,7 @@ async def record_accepted(session: AsyncSession, accepted: Sequence[Accepted]) -
     stmt = builder(PARTS).on_conflict_do_nothing(index_elements=["message_id", "seq"])
     await session.execute(stmt, [
         {"message_id": a.message_id, "seq": a.seq, "smsc_id": a.smsc_id,
-         "state": PartState.SUBMITTED, "error": None, "submitted_at": a.at, "done_at": None}
+         "state": PartState.SUBMITTED, "error": None, "submitted_at": now, "done_at": None}
         for a in sorted(accepted, key=lambda a: (a.message_id, a.seq))])
 
 
@@ -270,7 +271,7 @@ async def adopt_inbound(session: AsyncSession, now: datetime,
     """Receipts kept in ``inbound_messages`` because their part was not written in time (a
     slow commit on another node) whose part now exists and waits: they apply after all."""
     waiting = select(P.id).where(P.smsc_id == IN.smsc_id, P.state == PartState.SUBMITTED)
-    stmt = (select(IN.id, IN.smsc_id, IN.receipt_state, IN.received_at)
+    stmt = (select(IN.id, IN.smsc_id, IN.receipt_state)
             .where(IN.kind == InboundKind.RECEIPT, IN.handled_at.is_(None), waiting.exists())
             .limit(limit))
     rows = (await session.execute(stmt)).all()
@@ -278,8 +279,8 @@ async def adopt_inbound(session: AsyncSession, now: datetime,
         return []
     await session.execute(update(INBOUND).where(IN.id.in_([r.id for r in rows]))
                           .values(handled_at=now))
-    return [ReceiptIn(r.smsc_id, PART_STATE.get(MessageState[r.receipt_state]), 0,
-                      r.received_at) for r in rows if r.receipt_state in MessageState.__members__]
+    return [ReceiptIn(r.smsc_id, PART_STATE.get(MessageState[r.receipt_state]), 0)
+            for r in rows if r.receipt_state in MessageState.__members__]
 
 
 async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
@@ -288,15 +289,14 @@ async def apply_receipts(session: AsyncSession, receipts: Sequence[ReceiptIn],
     final; returns how many messages reached each final state."""
     changes: list[dict[str, Any]] = sorted(
         ({"b_m": parts[r.smsc_id].message_id, "b_q": parts[r.smsc_id].seq, "b_state": r.state,
-          "b_error": r.error or None, "b_at": r.at} for r in receipts
+          "b_error": r.error or None} for r in receipts
          if r.state is not None and r.smsc_id in parts and parts[r.smsc_id].waiting),
         key=lambda change: (int(change["b_m"]), int(change["b_q"])))
     if not changes:
         return {}
     stmt = (update(PARTS).where(P.message_id == bindparam("b_m"), P.seq == bindparam("b_q"),
                                 P.state == PartState.SUBMITTED)
-            .values(state=bindparam("b_state"), error=bindparam("b_error"),
-                    done_at=bindparam("b_at")))
+            .values(state=bindparam("b_state"), error=bindparam("b_error"), done_at=now))
     await session.execute(stmt, changes)
     touched = sorted({int(c["b_m"]) for c in changes})
     failures = any(c["b_state"] is not PartState.DELIVERED for c in changes)

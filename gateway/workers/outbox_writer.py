@@ -88,7 +88,7 @@ class OutboxWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         entry = store.ReceiptIn(receipt.message_id, store.PART_STATE.get(receipt.state),
-                                receipt.error, self.deps.clock())
+                                receipt.error)
         self._receipts.append(_Waiting(entry, future, time.monotonic()))
         self._wake.set()
         return await future
@@ -140,7 +140,7 @@ class OutboxWriter:
                      receipts: list[store.ReceiptIn]) -> tuple[set[str], dict[SmsState, int]]:
         async with self.deps.uow() as uow:
             session, now = uow.session, uow.clock()
-            await store.record_accepted(session, accepted)
+            await store.record_accepted(session, accepted, now)
             parts = await self._parts(session, receipts)
             await store.lock_messages(session, {s.message.id for s in settled}
                                       | {p.message_id for p in parts.values()})
