@@ -316,13 +316,19 @@ class Reassembler:
     def expire(self, now: float) -> list[IncompleteMessage]:
         """Remove and return incomplete messages whose first part is older than the TTL."""
         expired, self._evicted = self._evicted, []
-        for key, pending in list(self._pending.items()):
-            if now - pending.first_seen >= self.ttl:
-                del self._pending[key]
-                expired.append(_incomplete(key, pending))
-        for key, pending in list(self._done.items()):
-            if now - pending.first_seen >= self.ttl:
-                del self._done[key]
+        # Both dicts are (about) oldest first, so the scan stops at the first young entry
+        # instead of walking thousands of completed messages on every tick.
+        while self._pending:
+            key, pending = next(iter(self._pending.items()))
+            if now - pending.first_seen < self.ttl:
+                break
+            del self._pending[key]
+            expired.append(_incomplete(key, pending))
+        while self._done:
+            key, pending = next(iter(self._done.items()))
+            if now - pending.first_seen < self.ttl:
+                break
+            del self._done[key]
         return expired
 
 
