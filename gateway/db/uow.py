@@ -25,7 +25,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from gateway.db.engine import Database
+from gateway.db.engine import Database, LoopConnection
 from gateway.db.models import DomainEvent
 from gateway.db.repositories import (
     AdminRepo,
@@ -81,12 +81,17 @@ class UnitOfWork:
     session: AsyncSession
 
     def __init__(
-        self, database: Database, bus: EventBus, clock: Clock, *, readonly: bool = False
+        self, database: Database, bus: EventBus, clock: Clock, *, readonly: bool = False,
+        inline: bool = False,
     ) -> None:
         self.database = database
         self.bus = bus
         self.clock = clock
         self.readonly = readonly
+        # SQLite writers only: run statements on the event loop's thread (engine.LoopConnection).
+        # For short units whose statements are cheap: a slow statement would stall the loop.
+        self.inline = inline and database.is_sqlite and not readonly
+        self._driver: LoopConnection | None = None
         self._events: list[Event] = []
         self._committed = False
         self._lock: asyncio.Lock | None = None
@@ -119,7 +124,23 @@ class UnitOfWork:
         self.events = EventRepo(s)
         self._events = []
         self._committed = False
+        if self.inline:
+            await self._go_inline()
         return self
+
+    async def _go_inline(self) -> None:
+        """Begin (BEGIN IMMEDIATE, through the connection's thread: it may wait for another
+        process), then run the rest of the unit in place."""
+        try:
+            conn = await self.session.connection()
+            raw = await conn.get_raw_connection()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        driver = raw.driver_connection
+        if isinstance(driver, LoopConnection):
+            self._driver = driver
+            driver.inline = True
 
     async def __aexit__(
         self,
@@ -132,6 +153,9 @@ class UnitOfWork:
         try:
             await self.session.close()
         finally:
+            if self._driver is not None:
+                self._driver.inline = False
+                self._driver = None
             if self._lock is not None:
                 self._lock.release()
         if isinstance(exc, (SQLAlchemyError, OSError)):
@@ -169,8 +193,14 @@ class UnitOfWork:
                 )
             )
         try:
+            if self._driver is not None:
+                # Statements in place; COMMIT (it syncs the file) through the thread.
+                await self.session.flush()
+                self._driver.inline = False
             await self.session.commit()
         except SQLAlchemyError as exc:
             raise translate(exc) from exc
+        if self._driver is not None:
+            self._driver.inline = True  # returning the connection to the pool is a no-op
         self._committed = True
         await self.bus.after_commit(events)

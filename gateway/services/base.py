@@ -36,8 +36,8 @@ class Deps:
     vault: Vault
     clock: Clock
 
-    def uow(self, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.database, self.bus, self.clock, readonly=readonly)
+    def uow(self, readonly: bool = False, *, inline: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.database, self.bus, self.clock, readonly=readonly, inline=inline)
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ async def transact(
     principal: Principal,
     work: Callable[[UnitOfWork], Awaitable[View]],
     idem: IdemKey | None = None,
+    *,
+    inline: bool = False,
 ) -> View:
     """Run ``work`` in one write transaction and commit; retry races; replay idempotent calls.
 
@@ -111,7 +113,7 @@ async def transact(
     """
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            async with deps.uow() as uow:
+            async with deps.uow(inline=inline) as uow:
                 claim = await _claim(uow, principal, idem) if idem else None
                 if isinstance(claim, dict):
                     return claim

@@ -73,7 +73,7 @@ async def report_loss(deps: Deps, principal: Principal, iccid: str, reason: str 
                         "blacklist_version": version}))
         return {**await cards.card_view(uow, card), "blacklist_version": version}
 
-    return await transact(deps, principal, work, idem)
+    return await transact(deps, principal, work, idem, inline=True)
 
 
 async def unfreeze(deps: Deps, principal: Principal, iccid: str, idem: IdemKey) -> View:
@@ -89,7 +89,7 @@ async def unfreeze(deps: Deps, principal: Principal, iccid: str, idem: IdemKey) 
                         "blacklist_version": version}))
         return {**await cards.card_view(uow, card), "blacklist_version": version}
 
-    return await transact(deps, principal, work, idem)
+    return await transact(deps, principal, work, idem, inline=True)
 
 
 async def _settle_holds(uow: UnitOfWork, card: Card) -> Account:
@@ -129,7 +129,7 @@ async def replace(deps: Deps, principal: Principal, iccid: str, cmd: ReplaceIn,
         return {"old": await cards.card_view(uow, old), "new": await cards.card_view(uow, new),
                 "moved_fen": moved, "blacklist_version": version}
 
-    return await transact(deps, principal, work, idem)
+    return await transact(deps, principal, work, idem, inline=True)
 
 
 async def _move_apps(uow: UnitOfWork, old: Card, new: Card) -> None:
@@ -168,4 +168,4 @@ async def deregister(deps: Deps, principal: Principal, iccid: str, reason: str |
         return {**await cards.card_view(uow, card), "refund_fen": refund,
                 "blacklist_version": version}
 
-    return await transact(deps, principal, work, idem)
+    return await transact(deps, principal, work, idem, inline=True)

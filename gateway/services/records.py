@@ -104,7 +104,7 @@ async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) ->
                 "conflicts": conflicts, "flagged": flagged, "gaps": gaps,
                 "high_seq": terminal.high_seq, "blacklist_version": version}
 
-    return await transact(deps, principal, work)
+    return await transact(deps, principal, work, inline=True)
 
 
 def _ingested(terminal: Terminal, rows: Sequence[_Row]) -> Event:
