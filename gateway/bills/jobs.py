@@ -133,18 +133,9 @@ async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BAT
                   stopping: Callable[[], bool] = lambda: False) -> Outcomes:
     """Bill the rest of a run this worker has claimed. Returns when it is done, failed, lost
     (cancelled or taken over: :class:`RunLost` is caught here) or ``stopping()`` says so."""
-    async with deps.uow(readonly=True) as uow:
-        run = await uow.session.get(BillRun, run_id)
-        if run is None or run.claimed_by != worker:
-            raise RunLost("this worker does not hold the run")
-        cursor, processed, total = run.cursor, run.processed, run.total
-        try:
-            plan = await plan_of(uow, run)
-        except TemplateInvalid as exc:
-            plan = None
-            problem = exc.detail
-    if plan is None:
-        return await _fail(deps, run_id, worker, problem, processed, total)
+    plan, cursor, processed, total = await _resume_point(deps, run_id, worker)
+    if isinstance(plan, str):
+        return await _fail(deps, run_id, worker, plan, processed, total)
     # The next batch is read while this one is rendered and written: the database works in
     # its own thread (SQLite) or server (PostgreSQL) meanwhile.
     ahead = _read_ahead(deps, plan, cursor, batch_size)
@@ -172,6 +163,20 @@ async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BAT
         await _settle(ahead)
     await release(deps, run_id, worker)
     return Outcomes(run_id, RunState.RUNNING, processed, total)
+
+
+async def _resume_point(deps: Deps, run_id: int,
+                        worker: str) -> tuple[batch.Plan | str, int, int, int]:
+    """(the plan, or why there is none; cursor; members processed; total) of a held run."""
+    async with deps.uow(readonly=True) as uow:
+        run = await uow.session.get(BillRun, run_id)
+        if run is None or run.claimed_by != worker:
+            raise RunLost("this worker does not hold the run")
+        try:
+            plan: batch.Plan | str = await plan_of(uow, run)
+        except TemplateInvalid as exc:  # a template that no longer renders
+            plan = exc.detail
+        return plan, run.cursor, run.processed, run.total
 
 
 def _read_ahead(deps: Deps, plan: batch.Plan, cursor: int,
