@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, insert, select, update
 from gateway.bills import config, context, csvnotice, runs
 from gateway.bills.csvnotice import NoticeRow, ParsedNotice, RowError
 from gateway.bills.errors import TooManySegments
+from gateway.bills.policy import not_before
 from gateway.bills.render import Compiled, TemplateKind
 from gateway.db.models import Member
 from gateway.db.models_bills import NoticeBatch, NoticeItem, NoticeState
@@ -231,12 +232,14 @@ async def _enqueue(uow: UnitOfWork, row: NoticeBatch, items: list[NoticeItem]) -
                and members[i.member_id].status is not MemberStatus.LEFT]
     for item in items:
         item.opted_out = members[item.member_id].sms_opt_out
+    cfg = await config.load(uow, row.enterprise_id)
+    later = not_before(cfg.quiet, uow.clock(), row.urgent)  # the enterprise's quiet hours
     for start in range(0, len(sending), SEND_BATCH):
         chunk = sending[start:start + SEND_BATCH]
         ids = await outbox.enqueue_many(uow, [outbox.Sms(
             msisdn=i.msisdn, text=i.text, kind=SmsKind.NOTICE, enterprise_id=row.enterprise_id,
             member_id=i.member_id, dedupe_key=f"notice:{row.id}:{i.member_id}",
-            urgent=row.urgent, batch_id=f"notice:{row.id}") for i in chunk])
+            urgent=row.urgent, not_before=later, batch_id=f"notice:{row.id}") for i in chunk])
         await uow.session.execute(update(ITEMS).where(
             ITEMS.c.id == bindparam("b_id")).values(sms_id=bindparam("b_sms")),
             [{"b_id": i.id, "b_sms": sms_id} for i, sms_id in zip(chunk, ids, strict=True)])

@@ -45,11 +45,13 @@ WAIT_POLL_S = 0.5
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, help="where the database lives (default: .)")
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="where the database lives (default: .)")
+    common.add_argument("--config", type=Path, help="TOML settings file")
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    run = sub.add_parser("run", help="bill an enterprise's members for a period")
+    run = sub.add_parser("run", help="bill an enterprise's members for a period",
+                         parents=[common])
     run.add_argument("--enterprise", required=True, help="enterprise code")
     run.add_argument("--period", required=True,
                      help="2026-10 (month), 2026-W44 (ISO week) or 2026-10-31 (day)")
@@ -59,11 +61,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                      help="bill a period again that a run billed already")
     run.add_argument("--wait", action="store_true",
                      help="then follow delivery until every bill is final")
-    sub.add_parser("resume", help="finish the runs a crash left unfinished")
-    report = sub.add_parser("report", help="a run's report")
+    sub.add_parser("resume", help="finish the runs a crash left unfinished", parents=[common])
+    report = sub.add_parser("report", help="a run's report", parents=[common])
     report.add_argument("run_id", type=int)
     report.add_argument("--csv", action="store_true", help="one line per member and bill")
-    cancel = sub.add_parser("cancel", help="cancel a run")
+    cancel = sub.add_parser("cancel", help="cancel a run", parents=[common])
     cancel.add_argument("run_id", type=int)
 
 

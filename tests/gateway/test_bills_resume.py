@@ -62,8 +62,7 @@ class World:
         return Settings.load(self.config)
 
     def onecard(self, *args: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "gateway.cli", args[0], "--config", str(self.config),
-                   *args[1:]]
+        command = [sys.executable, "-m", "gateway.cli", *args, "--config", str(self.config)]
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 cwd=Path(__file__).parents[2])
 
