@@ -22,21 +22,25 @@ used, or repeats one already answered changes nothing and leaves an alert.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway import cardkeys, identifiers
+from gateway.db.engine import Database
 from gateway.db.models import Card
 from gateway.db.models_ota import OtaAlert, OtaAttempt, OtaJob
 from gateway.db.uow import UnitOfWork
 from gateway.errors import GatewayError
 from gateway.ota_core import (
     FINAL_STATES,
+    OPEN_STATES,
     Decision,
     Done,
     Fail,
@@ -92,6 +96,35 @@ class Outgoing:
     keyset: OtaKeyset = field(repr=False)
 
 
+class Dispatch(Protocol):
+    """A running OTA engine of this process, which takes packets claimed by others."""
+
+    keys: KeyCache
+    settings: OtaSettings
+
+    def ready(self) -> bool: ...
+
+    def send(self, items: Sequence[Outgoing]) -> None: ...
+
+
+_DISPATCH: weakref.WeakKeyDictionary[Database, Dispatch] = weakref.WeakKeyDictionary()
+
+
+def register(database: Database, dispatch: Dispatch | None) -> None:
+    """The engine that sends what is claimed on ``database`` in this process (None: none)."""
+    if dispatch is None:
+        _DISPATCH.pop(database, None)
+    else:
+        _DISPATCH[database] = dispatch
+
+
+def dispatch_for(database: Database) -> Dispatch | None:
+    """The engine to hand new jobs to at once, if it can send now; else the sender claims them
+    (this process's, or another node's)."""
+    found = _DISPATCH.get(database)
+    return found if found is not None and found.ready() else None
+
+
 async def settle(uow: UnitOfWork, job: OtaJob, decision: Decision, fx: Effects) -> None:
     """Move ``job`` as ``decision`` says; a final state queues the job's effects in ``fx``."""
     now = uow.clock()
@@ -133,25 +166,56 @@ async def claim(uow: UnitOfWork, keys: KeyCache, settings: OtaSettings,
     if not jobs:
         return []
     cards = await _lock_cards(uow, list(jobs))
-    jobs = {cid: job for cid, job in jobs.items() if cid in cards}
+    return await _start(uow, {cid: j for cid, j in jobs.items() if cid in cards}, cards, keys,
+                        settings)
+
+
+async def start_now(uow: UnitOfWork, jobs: Sequence[OtaJob], keys: KeyCache,
+                    settings: OtaSettings) -> list[Outgoing]:
+    """Claim jobs made in this very transaction, so that they leave as soon as it commits
+    (not at the sender's next claim): those whose card has no other job open."""
+    ids = [j.id for j in jobs]
+    busy = set(await uow.session.scalars(select(OtaJob.card_id).where(
+        OtaJob.card_id.in_({j.card_id for j in jobs}), OtaJob.state.in_(list(OPEN_STATES)),
+        OtaJob.id.not_in(ids))))
+    first: dict[int, OtaJob] = {}
+    for job in sorted(jobs, key=lambda j: j.id):
+        if job.card_id not in busy:
+            first.setdefault(job.card_id, job)
+    if not first:
+        return []
+    cards = await _lock_cards(uow, list(first))
+    return await _start(uow, {cid: j for cid, j in first.items() if cid in cards}, cards, keys,
+                        settings)
+
+
+async def _start(uow: UnitOfWork, jobs: dict[int, OtaJob], cards: dict[int, tuple[str, bytes]],
+                 keys: KeyCache, settings: OtaSettings) -> list[Outgoing]:
+    """Counter, attempt and ``sent`` for one job per card, written with one statement each."""
     if not jobs:
         return []
+    now = uow.clock()
     counters = await _next_counters(uow, list(jobs))
     spi = settings.spi.encode().hex()
-    rows, out = [], []
+    attempts, changes, out = [], [], []
     for card_id, job in jobs.items():
         script = next_script(job.kind, job.params, job.progress)
-        rows.append({"job_id": job.id, "card_id": card_id, "msisdn": job.msisdn,
-                     "tar": script.tar.hex(), "spi": spi, "counter": counters[card_id],
-                     "ops": script.keys, "sent_at": now})
-        job.state, job.attempts, job.counter = JobState.SENT, job.attempts + 1, counters[card_id]
-        job.not_before, job.sent_at, job.updated_at = _deadline(now, settings), now, now
+        attempts.append({"job_id": job.id, "card_id": card_id, "msisdn": job.msisdn,
+                         "tar": script.tar.hex(), "spi": spi, "counter": counters[card_id],
+                         "ops": script.keys, "sent_at": now})
+        change = {"state": JobState.SENT, "attempts": job.attempts + 1,
+                  "counter": counters[card_id], "not_before": _deadline(now, settings),
+                  "sent_at": now, "updated_at": now}
+        for name, value in change.items():  # the object as the row now is, not "dirty"
+            set_committed_value(job, name, value)
+        changes.append({"id": job.id, **change})
         iccid, sealed = cards[card_id]
-        out.append((job, script, keys.get(card_id, iccid, sealed)))
-    # One executemany, no RETURNING: an attempt is found again by (card, counter).
-    await uow.session.execute(insert(OtaAttempt), rows)
-    return [Outgoing(job.id, job.card_id, job.msisdn, int(job.counter or 0), script.tar,
-                     script.data, keyset) for job, script, keyset in out]
+        out.append(Outgoing(job.id, card_id, job.msisdn, counters[card_id], script.tar,
+                            script.data, keys.get(card_id, iccid, sealed)))
+    # Executemany, no RETURNING: an attempt is found again by (card, counter).
+    await uow.session.execute(insert(OtaAttempt), attempts)
+    await uow.session.execute(update(OtaJob), changes)
+    return out
 
 
 def _deadline(now: datetime, settings: OtaSettings) -> datetime:

@@ -42,7 +42,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.ota_core import JobKind, JobState, Policy, topup_params
-from gateway.services import cards, ledger, views
+from gateway.services import cards, ledger, ota_flow, views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
 from gateway.services.ota_jobs import OtaSettings, job_row, job_view, new_job
 from ota.onecard_apdu import MAX_AMOUNT_FEN, TRANSACTION_ID_LENGTH
@@ -73,8 +73,11 @@ async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: 
                       idem: IdemKey | None) -> View:
     """``request`` in a transaction of its own."""
     policy = OtaSettings.of(deps.settings).policy
+    dispatch = ota_flow.dispatch_for(deps.database)
+    started: list[ota_flow.Outgoing] = []
 
     async def work(uow: UnitOfWork) -> View:
+        started.clear()  # a retried transaction starts over
         card = await cards.visible(uow, principal, iccid, for_update=True)
         purse_app = next((a for a in await uow.apps.for_card(card.id)
                           if a.app is AppKind.PURSE), None)
@@ -85,11 +88,17 @@ async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: 
                             topup_params(amount_fen, bytes.fromhex(topup.transaction_id)),
                             origin="api", policy=policy)
         topup.job_id = job.id
+        if dispatch is not None:
+            started.extend(await ota_flow.start_now(uow, [job], dispatch.keys,
+                                                    dispatch.settings))
         audit(uow, principal, "card.topup", ("card", iccid), card.enterprise_id,
               amount_fen=amount_fen, topup_id=topup.id, job_id=job.id)
         return topup_view(topup, job)
 
-    return await transact(deps, principal, work, idem)
+    view = await transact(deps, principal, work, idem)
+    if dispatch is not None and started:
+        dispatch.send(started)  # committed: the CREDIT leaves now
+    return view
 
 
 def check_purse(card: Card, purse: CardApp | None, balance_fen: int, amount_fen: int) -> None:
@@ -286,25 +295,31 @@ class Batcher:
     async def _together(self, batch: list[Ask]) -> list[View | GatewayError]:
         if len(batch) == 1:
             return [await self._alone(batch[0])]
+        dispatch = ota_flow.dispatch_for(self.deps.database)
         for attempt in range(3):
             try:
                 async with self.deps.uow() as uow:
-                    outcomes = await _batch_work(uow, batch, self.policy)
+                    outcomes, started = await _batch_work(uow, batch, self.policy, dispatch)
                     await uow.commit()
-                    return outcomes
+                if dispatch is not None and started:
+                    dispatch.send(started)  # committed: the CREDITs leave now
+                return outcomes
             except Retryable:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
 
-async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask],
-                      policy: Policy) -> list[View | GatewayError]:
+async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask], policy: Policy,
+                      dispatch: ota_flow.Dispatch | None
+                      ) -> tuple[list[View | GatewayError], list[ota_flow.Outgoing]]:
     outcomes: list[View | GatewayError | None] = [None] * len(batch)
+    started: list[ota_flow.Outgoing] = []
     fresh = await _replays(uow, batch, outcomes)
     checked = await _checked(uow, batch, fresh, outcomes)
     if checked:
-        views = await _open_many(uow, [(batch[i], card) for i, card in checked], policy)
+        views = await _open_many(uow, [(batch[i], card) for i, card in checked], policy,
+                                 dispatch, started)
         keys = []
         for (i, _), view in zip(checked, views, strict=True):
             outcomes[i] = view
@@ -321,7 +336,8 @@ async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask],
                          and (other.principal.actor, other.idem.key)
                          == (ask.principal.actor, ask.idem.key))
             outcomes[i] = outcomes[first]
-    return [o if o is not None else GatewayError("top-up not processed") for o in outcomes]
+    return [o if o is not None else GatewayError("top-up not processed")
+            for o in outcomes], started
 
 
 async def _replays(uow: UnitOfWork, batch: Sequence[Ask],
@@ -381,8 +397,9 @@ async def _checked(uow: UnitOfWork, batch: Sequence[Ask], fresh: list[int],
     return accepted
 
 
-async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]],
-                     policy: Policy) -> list[View]:
+async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]], policy: Policy,
+                     dispatch: ota_flow.Dispatch | None,
+                     started: list[ota_flow.Outgoing]) -> list[View]:
     """Post, hold and queue the CREDIT of each accepted request: a fixed number of statements
     (rows go in by executemany; the few ids needed are read back by their unique keys)."""
     txns = [secrets.token_bytes(TRANSACTION_ID_LENGTH) for _ in items]
@@ -416,6 +433,8 @@ async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]],
                                                     [t.hex() for t in txns])))).all())
     for row in rows:
         row.id = topup_ids[row.transaction_id]
+    if dispatch is not None:
+        started.extend(await ota_flow.start_now(uow, jobs, dispatch.keys, dispatch.settings))
     await uow.session.execute(insert(AuditEntry), [{
         "at": now, "actor": ask.principal.actor, "role": ask.principal.role,
         "enterprise_id": card.enterprise_id, "action": "card.topup", "target_type": "card",

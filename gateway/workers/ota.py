@@ -99,15 +99,29 @@ class OtaEngine:
         self._sending = True
         self._tasks = [asyncio.ensure_future(c) for c in
                        (self._sender(), self._por_writer(), self._timer())]
+        ota_flow.register(self.deps.database, self)
+
+    def ready(self) -> bool:
+        """Can packets claimed elsewhere in this process be sent now (``ota_flow.Dispatch``)?"""
+        return self._sending and self.link.bound
+
+    def send(self, items: Sequence[Outgoing]) -> None:
+        """Submit packets claimed and committed by a use case (a top-up's CREDIT)."""
+        for item in items:
+            task = asyncio.ensure_future(self._submit(item))
+            self._submitting.add(task)
+            task.add_done_callback(self._submitting.discard)
 
     async def stop_sending(self) -> None:
         """Claim nothing more; let the submits in flight finish (the link is still up)."""
+        ota_flow.register(self.deps.database, None)
         self._sending = False
         self._wake.set()
         if self._submitting:
             await asyncio.wait(list(self._submitting), timeout=5.0)
 
     async def close(self) -> None:
+        ota_flow.register(self.deps.database, None)
         self._sending = False
         for task in self._tasks:
             task.cancel()
