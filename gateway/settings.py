@@ -327,7 +327,12 @@ def _from_tree(tree: dict[str, Any], create_master_key: bool) -> Settings:
 
 
 def _smsc(tree: dict[str, Any]) -> SmscSettings | None:
-    return _table(tree, "smsc", SmscSettings) if _section(tree, "smsc") else None
+    table = _section(tree, "smsc")
+    if not table:
+        return None
+    if "host" not in table:
+        raise SettingsError("smsc.host: required when [smsc] is given")
+    return _table(tree, "smsc", SmscSettings)
 
 
 def _table(tree: dict[str, Any], section: str, kind: type[T]) -> T:
