@@ -20,7 +20,6 @@ Message text never reaches a log here; receipts and MO are logged by their addre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -159,10 +158,10 @@ class SmscLink:
             await _quietly(hook)
         if self.esme is not None:
             await self.esme.stop()
-        if self._starter is not None:
-            self._starter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starter
+        starter = self._starter
+        while starter is not None and not starter.done():  # a cancellation can be lost (3.11)
+            starter.cancel()
+            await asyncio.wait({starter}, timeout=0.5)
         for hook in self._after_stop:
             await _quietly(hook)
 

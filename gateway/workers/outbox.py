@@ -91,6 +91,17 @@ class _Sending:
     permanent: str | None = None
 
 
+async def _stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it is done. Cancelling again while it runs: on Python
+    3.11 a cancellation can be lost (``asyncio.wait_for`` finishing at the same moment, a
+    database driver's cleanup), which would leave a loop running and its stopper waiting."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("outbox: a task ended with an error", exc_info=task.exception())
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -121,6 +132,7 @@ class Dispatcher:
         self._claiming: asyncio.Task[None] | None = None
         self._closed = False
         self._running = False  # bound once: writer and housekeeping started
+        self._intake = True  # claiming allowed (stop_intake ends it)
         # Claim policies (gateway.bills.dispatch: enterprises' quiet hours and send rates).
         self.policies: list[ClaimPolicy] = []
         link.add_receipt_handler(self.writer.receipt)  # first: receipts are mostly ours
@@ -147,10 +159,9 @@ class Dispatcher:
 
     async def stop_intake(self) -> None:
         """Claim nothing more (segments already handed to the ESME still go)."""
+        self._intake = False
         if self._claiming is not None:
-            self._claiming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._claiming
+            await _stop_task(self._claiming)
 
     async def close(self) -> None:
         """After the ESME stopped: commit every answer, release the claims left, stop."""
@@ -160,8 +171,7 @@ class Dispatcher:
         await self.stop_intake()
         await self.writer.close()
         for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            await _stop_task(task)
         if not self._running:
             return
         try:
@@ -182,7 +192,7 @@ class Dispatcher:
             self.writer.start()
             self._tasks.append(asyncio.ensure_future(self._tick()))
         settings = self.settings
-        while True:
+        while self._intake:
             room = settings.max_in_flight - self._in_flight
             if room < min(settings.claim_batch, settings.max_in_flight // 2) or room <= 0:
                 self._room.clear()

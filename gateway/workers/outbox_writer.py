@@ -102,10 +102,10 @@ class OutboxWriter:
                 break
             self._wake.set()
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        while task is not None and not task.done():  # see outbox._stop_task: cancel until done
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.5)
         for waiting in self._receipts:
             if not waiting.future.done():
                 waiting.future.set_exception(GatewayError("the outbox writer stopped"))
