@@ -74,15 +74,15 @@ async def read(session: AsyncSession, plan: Plan, cursor: int, limit: int) -> Da
 
 async def gather(session: AsyncSession, plan: Plan, members: list[store.MemberRow]) -> Data:
     data = Data(members)
-    wanted = [m.id for m in members if not m.opted_out]
-    if not wanted:
+    if all(m.opted_out for m in members):
         return data
+    span = store.Span(plan.cfg.enterprise_id, members[0].id, members[-1].id)
     start, end = plan.period.start, plan.period.end
     if TemplateKind.ATTENDANCE in plan.kinds:
-        data.punches = await store.punch_days(session, wanted, plan.calendar, plan.as_of)
+        data.punches = await store.punch_days(session, span, plan.calendar, plan.as_of)
     if TemplateKind.CONSUMPTION in plan.kinds:
-        data.moves, data.undos = await store.movements(session, wanted, start, end, plan.as_of)
-        data.balances = await store.balances(session, wanted)
+        data.moves, data.undos = await store.movements(session, span, start, end, plan.as_of)
+        data.balances = await store.balances(session, span)
     return data
 
 

@@ -9,10 +9,9 @@ none and are all kept).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -80,18 +79,39 @@ def _posix(session: AsyncSession) -> ColumnElement[int]:
     return sql_cast(extract("epoch", R.occurred_at), BigInteger)
 
 
-async def punch_days(session: AsyncSession, member_ids: Collection[int], calendar: Calendar,
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A batch's members: ids ``first`` to ``last`` of one enterprise. Records are read by
+    this range (two bound values) rather than by a list of a thousand ids, which would be
+    rendered into the statement afresh for every batch.
+
+    The range alone selects the members' records: no condition on the enterprise, which
+    would let a planner (SQLite's does) walk the enterprise's whole period through
+    ``(enterprise_id, occurred_at)`` for every batch. A member's records at another
+    enterprise's terminal are flagged (foreign card) and posted nothing: they do not count."""
+
+    enterprise_id: int
+    first: int
+    last: int
+
+    def of(self, column: Any) -> ColumnElement[bool]:
+        return column.between(self.first, self.last)  # type: ignore[no-any-return]
+
+
+async def punch_days(session: AsyncSession, span: Span, calendar: Calendar,
                      as_of: datetime) -> dict[int, dict[int, DayPunches]]:
     """Attendance punches per member and attendance day (``Calendar.day_number``): first,
     last and how many, aggregated by the database, for the days around the period (a day on
-    each side: a punch before the day cutoff belongs to the day before)."""
+    each side: a punch before the day cutoff belongs to the day before). Flagged punches
+    (card blacklisted, foreign, unknown) do not count."""
     posix = _posix(session)
     # Literals, not bind parameters: PostgreSQL matches the GROUP BY expression to the
     # selected one textually, and two parameters ($1, $3) would not match.
     day = ((posix + literal_column(str(int(calendar.offset)))) // literal_column("86400"))
     period = calendar.period
     stmt = (select(R.member_id, day, func.min(posix), func.max(posix), func.count())
-            .where(R.member_id.in_(list(member_ids)), R.kind == RecordKind.ATTENDANCE,
+            .where(span.of(R.member_id), R.kind == RecordKind.ATTENDANCE,
+                   R.flagged.is_(False),
                    R.occurred_at >= period.start - timedelta(days=1),
                    R.occurred_at < period.end + timedelta(days=1), R.received_at <= as_of)
             .group_by(R.member_id, day))
@@ -101,14 +121,14 @@ async def punch_days(session: AsyncSession, member_ids: Collection[int], calenda
     return out
 
 
-async def movements(session: AsyncSession, member_ids: Collection[int], start: datetime,
+async def movements(session: AsyncSession, span: Span, start: datetime,
                     end: datetime, as_of: datetime
                     ) -> tuple[dict[int, list[Movement]], dict[int, list[Movement]]]:
     """(purchases and top-ups of the period, undos from its start on), applied ones only."""
     kinds = (RecordKind.PURCHASE, RecordKind.TOPUP, RecordKind.UNDO)
     stmt = select(R.member_id, R.kind, R.terminal_id, R.seq, R.amount_fen, R.undo_seq,
                   R.occurred_at).where(
-        R.member_id.in_(list(member_ids)), R.kind.in_(kinds), R.occurred_at >= start,
+        span.of(R.member_id), R.kind.in_(kinds), R.occurred_at >= start,
         R.posting_id.is_not(None), R.received_at <= as_of)
     in_period: dict[int, list[Movement]] = {}
     undos: dict[int, list[Movement]] = {}
@@ -122,10 +142,10 @@ async def movements(session: AsyncSession, member_ids: Collection[int], start: d
     return in_period, undos
 
 
-async def balances(session: AsyncSession, member_ids: Collection[int]) -> dict[int, int]:
+async def balances(session: AsyncSession, span: Span) -> dict[int, int]:
     """The purse balance (ledger, fen) of each member's live card; absent: no purse."""
     stmt = (select(Card.member_id, Account.balance)
             .join(Account, Account.card_id == Card.id)
-            .where(Card.member_id.in_(list(member_ids)), Card.state.in_(LIVE_CARD_STATES),
+            .where(span.of(Card.member_id), Card.state.in_(LIVE_CARD_STATES),
                    Account.kind == AccountKind.PURSE))
     return {member_id: balance for member_id, balance in (await session.execute(stmt))}

@@ -102,6 +102,18 @@ async def test_a_bill_run_bills_every_member_from_the_records(bworld: World) -> 
     assert "余额" not in texts[m2][1]  # no card, no purse
 
 
+async def test_punches_at_another_enterprises_clock_do_not_count(bworld: World,
+                                                                 clock: JumpClock) -> None:
+    api, a, b = bworld.api, bworld.a, bworld.b
+    clock.jump(cn(2026, 10, 30, 12, 0))
+    await Records(api, a).punches(b.cards[0]["iccid"], [on(d, 8, 50) for d in OCTOBER])
+    clock.jump(cn(2026, 11, 2, 10, 0))
+    member = b.members[0]
+    preview = await api.ok("POST", f"{V1}/bill-templates/attendance/preview", token=b.token,
+                           body={"member_id": member["id"], "period": "2026-10"})
+    assert "实出勤0天" in preview["text"] and "缺勤22天" in preview["text"]
+
+
 async def test_report_json_and_csv(bworld: World) -> None:
     api, a = bworld.api, bworld.a
     run = await run_done(api, (await start(bworld, a.token, kinds=["attendance"]))["id"])
