@@ -24,15 +24,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import aiosqlite.context as aiosqlite_context
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from gateway.errors import StorageUnavailable
 from gateway.settings import Settings
@@ -119,15 +121,19 @@ R = TypeVar("R")
 
 
 class LoopConnection(aiosqlite.Connection):
-    """An aiosqlite connection that can also run its calls on the event loop's own thread.
+    """An aiosqlite connection with fewer trips to its thread, or none.
 
     aiosqlite hands every call (cursor, execute, fetch, close...) to the connection's thread
-    and back: four thread switches per statement, each also a GIL hand-off. Switched to
-    ``inline`` by a write unit of work once it holds SQLite's write lock (see
-    ``gateway.db.uow``), calls run in place instead: SQLite then waits for no other
-    connection, and the short statements of a hot path cost less than the hops around them.
-    ``BEGIN`` (which may wait for another process) and ``COMMIT`` (which syncs the file) still
-    go through the thread, so the event loop never waits on a lock or on the disk.
+    and back: four round trips per query, each two thread switches and two GIL hand-offs,
+    which cost more than SQLite's work on a short statement. Here:
+
+    * a query is one round trip: ``LoopCursor`` executes and fetches its first rows in one
+      call; making and closing cursors, and rolling back when no transaction is open, do no
+      I/O and run in place;
+    * switched to ``inline`` by a write unit of work once it holds SQLite's write lock (see
+      ``gateway.db.uow``), calls run in place: SQLite then waits for no other connection.
+      ``BEGIN`` (which may wait for another process) and ``COMMIT`` (which syncs the file)
+      still go through the thread, so the event loop never waits on a lock or on the disk.
     """
 
     inline = False
@@ -135,15 +141,88 @@ class LoopConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         if self.inline:
             return fn(*args, **kwargs)
+        return await self.offload(fn, *args, **kwargs)
+
+    async def offload(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run ``fn`` in the connection's thread, inline or not: one hop there and back."""
         result: R = await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         return result
+
+    @aiosqlite_context.contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return LoopCursor(self, self._conn.cursor())
+
+    async def rollback(self) -> None:
+        if self._conn.in_transaction:
+            await self._execute(self._conn.rollback)
+
+    async def begin(self, mode: str) -> None:
+        """``BEGIN`` in one hop."""
+        await self.offload(self._begin, mode)
+
+    def _begin(self, mode: str) -> None:
+        self._conn.execute(f"BEGIN {mode}").close()
+
+
+class LoopCursor(aiosqlite.Cursor):
+    """Executes a query and fetches its first rows in one call; the rest on demand."""
+
+    PREFETCH = 512
+
+    def __init__(self, conn: LoopConnection, cursor: sqlite3.Cursor) -> None:
+        super().__init__(conn, cursor)
+        self._owner = conn
+        self._rows: list[Any] = []
+        self._more = False
+
+    def _run(self, sql: str, parameters: Any) -> tuple[list[Any], bool]:
+        self._cursor.execute(sql, parameters)
+        if self._cursor.description is None:
+            return [], False
+        rows = self._cursor.fetchmany(self.PREFETCH)
+        return rows, len(rows) == self.PREFETCH
+
+    async def execute(self, sql: str, parameters: Any = None) -> aiosqlite.Cursor:
+        self._rows, self._more = await self._owner._execute(self._run, sql,
+                                                                parameters or ())
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> aiosqlite.Cursor:
+        self._rows, self._more = [], False
+        return await super().executemany(sql, parameters)
+
+    async def fetchone(self) -> Any:
+        rows = await self.fetchmany(1)
+        return rows[0] if rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self._cursor.arraysize
+        if len(self._rows) < size and self._more:
+            more = await self._owner._execute(self._cursor.fetchmany, max(size, self.PREFETCH))
+            self._more = len(more) == max(size, self.PREFETCH)
+            self._rows += more
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        if self._more:
+            rows += await self._owner._execute(self._cursor.fetchall)
+            self._more = False
+        return rows
+
+    async def close(self) -> None:
+        self._rows, self._more = [], False
+        self._cursor.close()  # no I/O: resets the statement
 
 
 async def _connect_sqlite(path: str) -> LoopConnection:
     # check_same_thread=False: the connection is used by its thread and, inline, by the event
     # loop's, never by both at once (a unit of work awaits each call before the next).
     conn = LoopConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
-    conn._thread.daemon = True  # as SQLAlchemy's own aiosqlite dialect does
+    # As SQLAlchemy's aiosqlite dialect does (aiosqlite before 0.22 was a Thread itself).
+    thread: Any = getattr(conn, "_thread", conn)
+    thread.daemon = True
     await conn
     return conn
 
@@ -164,4 +243,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        driver = conn.connection.driver_connection
+        if not isinstance(driver, LoopConnection):
+            conn.exec_driver_sql(f"BEGIN {mode}")
+            return
+        try:
+            await_only(driver.begin(mode))
+        except sqlite3.Error as exc:  # as SQLAlchemy would wrap it (the unit of work maps it)
+            raise DBAPIError.instance(f"BEGIN {mode}", None, exc, sqlite3.Error) from exc

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, insert, select
+from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from gateway.db import bulk
 from gateway.db.models import (
     Account,
     Admin,
@@ -61,6 +65,10 @@ class Repository(Generic[M]):
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # The session's identity map holds rows weakly: rows read by id are kept here for the
+        # transaction, so that reading one again (a subscriber after the use case) costs no
+        # query.
+        self._kept: dict[int, M] = {}
 
     def add(self, row: M) -> M:
         self.session.add(row)
@@ -70,7 +78,13 @@ class Repository(Generic[M]):
         self.session.add_all(rows)
 
     async def get(self, row_id: int, *, for_update: bool = False) -> M | None:
-        return await self.first(self._id_col() == row_id, for_update=for_update)
+        if for_update:
+            row = await self.first(self._id_col() == row_id, for_update=True)
+        else:  # a row this transaction already loaded is not read again
+            row = await self.session.get(self.model, row_id)
+        if row is not None:
+            self._kept[row_id] = row
+        return row
 
     async def first(self, *where: ColumnElement[bool], for_update: bool = False) -> M | None:
         stmt = select(self.model).where(*where)
@@ -145,16 +159,29 @@ class CardRef:
 class CardRepo(Repository[Card]):
     model = Card
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Cards this transaction loaded, by ICCID (which never changes): the lifecycle
+        # subscribers look up the card their event names, which the change itself just locked.
+        self._loaded: dict[str, Card] = {}
+
     async def refs_by_iccids(self, iccids: Collection[str]) -> list[CardRef]:
         stmt = select(Card.id, Card.iccid, Card.enterprise_id, Card.member_id, Card.state).where(
             Card.iccid.in_(iccids))
         return [CardRef(*row) for row in await self.session.execute(stmt)]
 
     async def by_iccid(self, iccid: str, *, for_update: bool = False) -> Card | None:
-        return await self.first(Card.iccid == iccid, for_update=for_update)
+        card = None if for_update else self._loaded.get(iccid)
+        if card is None:
+            card = await self.first(Card.iccid == iccid, for_update=for_update)
+            if card is not None:
+                self._loaded[iccid] = card
+        return card
 
     async def by_iccids(self, iccids: Collection[str]) -> list[Card]:
-        return await self.all(select(Card).where(Card.iccid.in_(iccids)))
+        cards = await self.all(select(Card).where(Card.iccid.in_(iccids)))
+        self._loaded.update((c.iccid, c) for c in cards)
+        return cards
 
     async def live_for_member(self, member_id: int) -> Card | None:
         return await self.first(Card.member_id == member_id, Card.state.in_(LIVE_CARD_STATES))
@@ -177,8 +204,41 @@ class CardAppRepo(Repository[CardApp]):
         return await self.all(stmt)
 
 
+@dataclass
+class Balance:
+    """An account as a batch of postings sees it: its balance changes in memory, then
+    ``LedgerRepo.write_balances`` stores the accounts that ``changed`` in one statement."""
+
+    id: int
+    code: str
+    balance: int
+    held: int
+    allow_negative: bool
+    changed: bool = False
+
+
 class LedgerRepo(Repository[Account]):
     model = Account
+
+    async def balances_by_codes(self, codes: Collection[str], *, for_update: bool = False
+                                ) -> list[Balance]:
+        """The accounts' balances (no ORM objects), locked in id order as accounts_by_codes."""
+        stmt = select(Account.id, Account.code, Account.balance, Account.held,
+                      Account.allow_negative).where(Account.code.in_(codes)).order_by(Account.id)
+        if for_update:
+            stmt = stmt.with_for_update(key_share=True)
+        return [Balance(*row) for row in await self.session.execute(stmt)]
+
+    async def write_balances(self, rows: Sequence[Balance], now: datetime) -> None:
+        """Store new balances; accounts this session has loaded as objects see them too."""
+        await bulk.update_rows(self.session, _ACCOUNTS, ("balance", "updated_at", "id"),
+                               [(r.balance, now, r.id) for r in rows])
+        loaded = self.session.sync_session.identity_map
+        for row in rows:
+            account = loaded.get(identity_key(Account, row.id))
+            if account is not None:
+                set_committed_value(account, "balance", row.balance)
+                set_committed_value(account, "updated_at", now)
 
     async def accounts_by_codes(
         self, codes: Collection[str], *, for_update: bool = False
@@ -292,13 +352,16 @@ class RecordRepo(Repository[TerminalRecord]):
         )
         return (await self.session.scalars(stmt.limit(1))).first() is not None
 
-    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        # A Core insert on the table: one executemany, without the ORM's per-row bookkeeping.
-        if rows:
-            await self.session.execute(insert(_RECORDS), rows)
+    async def insert_many(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of ``RECORD_COLUMNS``, in one executemany without the ORM (gateway.db.bulk)."""
+        await bulk.insert_rows(self.session, _RECORDS, RECORD_COLUMNS, rows)
 
 
 _RECORDS = cast(Table, TerminalRecord.__table__)
+RECORD_COLUMNS = ("terminal_id", "seq", "enterprise_id", "kind", "iccid", "card_id", "member_id",
+                  "occurred_at", "received_at", "amount_fen", "card_balance_fen", "undo_seq",
+                  "flags", "flagged", "posting_id", "extra")
+_ACCOUNTS = cast(Table, Account.__table__)
 
 
 class BlacklistRepo(Repository[BlacklistEntry]):

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
+from sqlalchemy import Table
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -25,6 +26,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from gateway.db import bulk
 from gateway.db.engine import Database, LoopConnection
 from gateway.db.models import DomainEvent
 from gateway.db.repositories import (
@@ -55,6 +57,9 @@ class DuplicateRow(Conflict):
 class Retryable(ConcurrentUpdate):
     """A serialisation failure or deadlock (PostgreSQL) or a stale version: run the unit again."""
 
+
+_EVENTS = cast(Table, DomainEvent.__table__)
+_EVENT_COLUMNS = ("name", "enterprise_id", "payload", "created_at")
 
 # PostgreSQL SQLSTATEs after which the whole transaction can simply be retried.
 _RETRY_SQLSTATES = frozenset({"40001", "40P01"})
@@ -134,8 +139,8 @@ class UnitOfWork:
         try:
             conn = await self.session.connection()
             raw = await conn.get_raw_connection()
-        except BaseException:
-            await self.__aexit__(None, None, None)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)  # releases, translates
             raise
         driver = raw.driver_connection
         if isinstance(driver, LoopConnection):
@@ -183,16 +188,9 @@ class UnitOfWork:
         events = list(self._events)
         await self.bus.in_transaction(self, events)
         now = self.clock()
-        for event in events:
-            self.events.add(
-                DomainEvent(
-                    name=event.name.value,
-                    enterprise_id=event.enterprise_id,
-                    payload=dict(event.payload),
-                    created_at=now,
-                )
-            )
         try:
+            await bulk.insert_rows(self.session, _EVENTS, _EVENT_COLUMNS, [
+                (e.name.value, e.enterprise_id, dict(e.payload), now) for e in events])
             if self._driver is not None:
                 # Statements in place; COMMIT (it syncs the file) through the thread.
                 await self.session.flush()
@@ -200,7 +198,5 @@ class UnitOfWork:
             await self.session.commit()
         except SQLAlchemyError as exc:
             raise translate(exc) from exc
-        if self._driver is not None:
-            self._driver.inline = True  # returning the connection to the pool is a no-op
         self._committed = True
         await self.bus.after_commit(events)

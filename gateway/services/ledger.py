@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from gateway.db import bulk
 from gateway.db.models import Account, Card, Entry, Hold, Posting
+from gateway.db.repositories import Balance
 from gateway.db.uow import UnitOfWork
 from gateway.domain import AccountKind, HoldState, PostingKind
 from gateway.errors import (
@@ -41,6 +43,10 @@ ENTERPRISE_ACCOUNTS = (
     AccountKind.REFUND,
     AccountKind.SUSPENSE,
 )
+
+_POSTINGS = cast(Table, Posting.__table__)
+_ENTRIES = cast(Table, Entry.__table__)
+_POSTING_COLUMNS = ("reference", "kind", "enterprise_id", "memo", "reverses_id", "created_at")
 
 
 def purse_code(card_id: int) -> str:
@@ -127,15 +133,18 @@ async def post_many(
 ) -> list[Posting | GatewayError]:
     """Post specs in order; each is applied or refused alone (the outcome says which).
 
-    Terminal batches post up to a hundred purchases at once: one query finds references already
-    posted, one locks every account involved (in id order), one inserts the new postings.
+    Terminal batches post up to a hundred purchases at once, in a fixed number of statements:
+    one finds references already posted, one locks every account involved (in id order) and
+    reads its balance, then the new postings, their entries and the new balances go in by
+    executemany (``gateway.db.bulk``). New postings come back as ``Posting`` objects that are
+    not in the session.
     """
     for spec in specs:
         spec.check()
     prior = {p.reference: p for p in await uow.ledger.postings_by_references(
         {s.reference for s in specs})}
     codes = {leg.account for s in specs for leg in s.legs}
-    accounts = {a.code: a for a in await uow.ledger.accounts_by_codes(codes, for_update=True)}
+    accounts = {a.code: a for a in await uow.ledger.balances_by_codes(codes, for_update=True)}
     outcomes: list[Posting | GatewayError | PostingSpec] = []
     fresh: list[PostingSpec] = []
     fresh_refs: set[str] = set()
@@ -147,7 +156,7 @@ async def post_many(
             outcomes.append(IdempotencyKeyReused(
                 f"posting reference {spec.reference} repeated in a batch"))
             continue
-        refusal = _apply(spec, accounts, uow.clock())
+        refusal = _apply(spec, accounts)
         outcomes.append(refusal if refusal is not None else spec)
         if refusal is None:
             fresh.append(spec)
@@ -156,7 +165,7 @@ async def post_many(
     return [inserted[o.reference] if isinstance(o, PostingSpec) else o for o in outcomes]
 
 
-def _apply(spec: PostingSpec, accounts: dict[str, Account], now: datetime) -> GatewayError | None:
+def _apply(spec: PostingSpec, accounts: dict[str, Balance]) -> GatewayError | None:
     missing = [leg.account for leg in spec.legs if leg.account not in accounts]
     if missing:
         return NotFound(f"ledger account {missing[0]} not found")
@@ -171,37 +180,39 @@ def _apply(spec: PostingSpec, accounts: dict[str, Account], now: datetime) -> Ga
     for leg in spec.legs:
         acct = accounts[leg.account]
         acct.balance += leg.amount
-        acct.updated_at = now
+        acct.changed = True
     return None
 
 
 async def _insert(
-    uow: UnitOfWork, fresh: list[PostingSpec], accounts: dict[str, Account]
+    uow: UnitOfWork, fresh: list[PostingSpec], accounts: dict[str, Balance]
 ) -> dict[str, Posting]:
-    """Insert postings and their entries: two statements for the whole batch.
+    """Insert postings, their entries and the accounts' new balances: three statements.
 
-    The postings come back with their ids through RETURNING, matched by reference (the order
-    of RETURNING rows is not guaranteed by every database).
+    The postings' ids come back through RETURNING, matched by reference (the order of
+    RETURNING rows is not guaranteed by every database).
     """
     if not fresh:
         return {}
     now = uow.clock()
-    rows = [{"reference": s.reference, "kind": s.kind, "enterprise_id": s.enterprise_id,
-             "memo": s.memo, "reverses_id": s.reverses_id, "created_at": now} for s in fresh]
-    inserted = {p.reference: p for p in await uow.session.scalars(
-        insert(Posting).returning(Posting), rows)}
-    entries = [
-        {"posting_id": inserted[spec.reference].id, "account_id": accounts[leg.account].id,
-         "amount": leg.amount}
+    rows = [(s.reference, s.kind, s.enterprise_id, s.memo, s.reverses_id, now) for s in fresh]
+    ids = {ref: int(pid) for pid, ref in await bulk.insert_returning(
+        uow.session, _POSTINGS, _POSTING_COLUMNS, rows, ("id", "reference"))}
+    await bulk.insert_rows(uow.session, _ENTRIES, ("posting_id", "account_id", "amount"), [
+        (ids[spec.reference], accounts[leg.account].id, leg.amount)
         for spec in fresh
         for leg in spec.legs
-    ]
-    await uow.session.execute(insert(Entry), entries)
-    return inserted
+    ])
+    await uow.ledger.write_balances([a for a in accounts.values() if a.changed], now)
+    for acct in accounts.values():
+        acct.changed = False
+    return {s.reference: Posting(id=ids[s.reference], reference=s.reference, kind=s.kind,
+                                 enterprise_id=s.enterprise_id, memo=s.memo,
+                                 reverses_id=s.reverses_id, created_at=now) for s in fresh}
 
 
 async def _replay(
-    uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Account]
+    uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Balance]
 ) -> Posting | GatewayError:
     by_id = {a.id: a.code for a in accounts.values()}
     legs = {(by_id.get(e.account_id), e.amount) for e in await uow.ledger.entries_of([row.id])}

@@ -245,18 +245,13 @@ async def _check_undo(uow: UnitOfWork, terminal: Terminal, row: _Row,
                                f"{terminal.code} undo #{target_seq}")
 
 
-def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> dict[str, Any]:
-    rec = row.rec
-    return {
-        "terminal_id": terminal.id, "seq": rec.seq, "enterprise_id": terminal.enterprise_id,
-        "kind": rec.kind, "iccid": rec.iccid, "card_id": row.card.id if row.card else None,
-        "member_id": row.card.member_id if row.card else None, "occurred_at": rec.at,
-        "received_at": now, "amount_fen": rec.amount_fen,
-        "card_balance_fen": rec.card_balance_fen, "undo_seq": rec.undo_seq,
-        "flags": [str(f) for f in row.flags], "flagged": bool(row.flags),
-        "posting_id": row.posting_id,
-        "extra": dict(rec.extra),
-    }
+def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> tuple[Any, ...]:
+    """The record's row, in the order of ``repositories.RECORD_COLUMNS``."""
+    rec, card = row.rec, row.card
+    return (terminal.id, rec.seq, terminal.enterprise_id, rec.kind, rec.iccid,
+            card.id if card else None, card.member_id if card else None, rec.at, now,
+            rec.amount_fen, rec.card_balance_fen, rec.undo_seq, [str(f) for f in row.flags],
+            bool(row.flags), row.posting_id, dict(rec.extra))
 
 
 async def _update_gaps(uow: UnitOfWork, terminal: Terminal, gaps: list[TerminalGap],

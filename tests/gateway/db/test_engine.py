@@ -1,0 +1,95 @@
+"""The SQLite driver connection (gateway.db.engine.LoopConnection): what runs where, queries
+longer than the first fetch, and a write lock held by another process."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from gateway.db import engine
+from gateway.db.engine import Database, LoopCursor
+from gateway.db.uow import UnitOfWork
+from gateway.errors import StorageUnavailable
+from gateway.ports import EventBus, utcnow
+from gateway.settings import Settings
+
+COUNT = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " \
+        f"{LoopCursor.PREFETCH * 3 + 7}) SELECT i FROM n"
+
+
+@pytest.fixture
+async def database(sqlite_settings: Settings) -> AsyncIterator[Database]:
+    db = Database(sqlite_settings)
+    yield db
+    await db.dispose()
+
+
+def _trace(db: Database) -> list[tuple[str, bool]]:
+    """(statement, ran on the event loop's thread) of every statement SQLite runs."""
+    seen: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        raw: sqlite3.Connection = dbapi_connection.driver_connection._conn
+        raw.set_trace_callback(
+            lambda sql: seen.append((sql.split()[0].upper(), threading.get_ident() == loop_thread)))
+
+    return seen
+
+
+async def test_an_inline_writer_runs_statements_in_place_and_syncs_in_the_thread(
+        database: Database) -> None:
+    seen = _trace(database)
+    async with UnitOfWork(database, EventBus(), utcnow, inline=True) as uow:
+        await uow.session.execute(text("SELECT count(*) FROM cards"))
+        await uow.session.execute(text("UPDATE cards SET note = NULL WHERE id < 0"))
+        await uow.commit()
+    ran = [(sql, here) for sql, here in seen if not sql.startswith("PRAGMA")]
+    assert ran == [("BEGIN", False), ("SELECT", True), ("UPDATE", True), ("COMMIT", False)]
+
+
+async def test_other_units_run_every_statement_in_the_thread(database: Database) -> None:
+    seen = _trace(database)
+    async with UnitOfWork(database, EventBus(), utcnow) as uow:
+        await uow.session.execute(text("SELECT count(*) FROM cards"))
+        await uow.commit()
+    assert [here for sql, here in seen if not sql.startswith("PRAGMA")] == [False] * 3
+
+
+async def test_a_query_returns_every_row_past_the_first_fetch(database: Database) -> None:
+    expected = list(range(1, LoopCursor.PREFETCH * 3 + 8))
+    for inline in (False, True):
+        async with UnitOfWork(database, EventBus(), utcnow, inline=inline) as uow:
+            assert list(await uow.session.scalars(text(COUNT))) == expected
+            streamed = await uow.session.stream_scalars(text(COUNT))
+            assert [i async for i in streamed] == expected
+
+
+async def test_a_write_lock_held_elsewhere_is_storage_unavailable(
+        sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_SQLITE_PRAGMAS", tuple(
+        "PRAGMA busy_timeout=100" if p.startswith("PRAGMA busy_timeout") else p
+        for p in engine._SQLITE_PRAGMAS))
+    path = Path(str(sqlite_settings.database_url).split("///", 1)[1])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    db = Database(sqlite_settings)
+    try:
+        for inline in (False, True):
+            with pytest.raises(StorageUnavailable, match="locked"):
+                async with UnitOfWork(db, EventBus(), utcnow, inline=inline) as uow:
+                    await uow.session.execute(text("UPDATE cards SET note = NULL"))
+        other.execute("ROLLBACK")
+        async with UnitOfWork(db, EventBus(), utcnow, inline=True) as uow:
+            await uow.session.execute(text("UPDATE cards SET note = NULL"))
+            await uow.commit()
+    finally:
+        other.close()
+        await db.dispose()
