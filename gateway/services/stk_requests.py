@@ -194,7 +194,7 @@ async def _record(deps: Deps, who: Sender, request: MoRequest, counter: int, sta
                   bill: str | None = None) -> str:
     """Store the counter, the request and its outcome (and SMS / job) in one transaction."""
     policy = OtaSettings.of(deps.settings).policy
-    async with deps.uow() as uow:
+    async with deps.uow(inline=True) as uow:
         card_state = await _counter_row(uow, who.card.id)
         if card_state.mo_counter >= counter:
             return "duplicate"  # the SMSC delivered it twice; the first is being acted on

@@ -95,7 +95,7 @@ async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: 
               amount_fen=amount_fen, topup_id=topup.id, job_id=job.id)
         return topup_view(topup, job)
 
-    view = await transact(deps, principal, work, idem)
+    view = await transact(deps, principal, work, idem, inline=True)
     if dispatch is not None and started:
         dispatch.send(started)  # committed: the CREDIT leaves now
     return view
@@ -298,7 +298,7 @@ class Batcher:
         dispatch = ota_flow.dispatch_for(self.deps.database)
         for attempt in range(3):
             try:
-                async with self.deps.uow() as uow:
+                async with self.deps.uow(inline=True) as uow:
                     outcomes, started = await _batch_work(uow, batch, self.policy, dispatch)
                     await uow.commit()
                 if dispatch is not None and started:

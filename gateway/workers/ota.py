@@ -216,7 +216,7 @@ class OtaEngine:
     async def _apply_pors(self, items: list[PorIn]) -> list[str]:
         async def work() -> tuple[list[str], Effects]:
             fx = Effects()  # afresh for each try: a rolled back try leaves nothing behind
-            async with self.deps.uow() as uow:
+            async with self.deps.uow(inline=True) as uow:
                 labels = await ota_flow.apply_pors(uow, self.keys, self.settings, items, fx)
                 await fx.flush(uow)
                 await uow.commit()
@@ -254,7 +254,7 @@ class OtaEngine:
         limit = self._room()
 
         async def work() -> list[Outgoing]:
-            async with self.deps.uow() as uow:
+            async with self.deps.uow(inline=True) as uow:
                 out = await ota_flow.claim(uow, self.keys, self.settings, limit)
                 await uow.commit()
                 return out
@@ -324,7 +324,7 @@ class OtaEngine:
 
         async def work() -> Effects:
             fx = Effects()
-            async with self.deps.uow() as uow:
+            async with self.deps.uow(inline=True) as uow:
                 await ota_flow.unsent(uow, unsent, self.settings, fx)
                 await ota_flow.expire(uow, self.settings, 500, fx)
                 await fx.flush(uow)
