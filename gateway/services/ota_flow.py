@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
@@ -55,12 +55,14 @@ from gateway.ota_core import (
     on_timeout,
     script_of,
 )
-from gateway.services.ota_effects import Effects
 from gateway.services.ota_jobs import OtaSettings
 from gateway.vault import Vault
 from ota.errors import OtaError, RcCcDsFailed
 from ota.keys import OtaKeyset
 from ota.por import Por, verify_por
+
+if TYPE_CHECKING:  # ota_effects imports topups, which imports this module
+    from gateway.services.ota_effects import Effects
 
 log = logging.getLogger(__name__)
 

@@ -231,3 +231,18 @@ def test_the_core_does_no_io() -> None:
                 for alias in (node.names if isinstance(node, ast.Import) else
                               [type("A", (), {"name": node.module or ""})()])}
     assert not imported & {"asyncio", "aiohttp", "sqlalchemy", "socket", "smpp"}
+
+
+@pytest.mark.parametrize("module", [
+    "gateway.services.ota_effects", "gateway.services.ota_flow", "gateway.services.topups",
+    "gateway.services.stk_requests", "gateway.services.ota_jobs",
+    "gateway.services.ota_reconcile", "gateway.workers.ota", "gateway.api.ota",
+    "gateway.commands.demo"])
+def test_each_module_imports_first(module: str) -> None:
+    """No import cycle bites whichever OTA module a program imports first."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
