@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_S = (0.05, 0.2, 1.0, 5.0)
 _TIMER_S = 0.25
+_COALESCE_S = 0.025
 
 
 class OtaMetrics:
@@ -243,6 +244,9 @@ class OtaEngine:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
+                    # A burst of wakes (every top-up request, every PoR batch) makes one look
+                    # at the queue, not one each.
+                    await asyncio.sleep(_COALESCE_S)
 
     def _room(self) -> int:
         window = self.link.config.window if self.link.enabled else 1
