@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Dialect, Table, bindparam, insert, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = Sequence[Any]
@@ -51,6 +52,11 @@ def _convert(convert: Callable[[Any], Any], values: list[Any]) -> list[Any]:
     return [distinct[value] for value in values]
 
 
+async def _run(session: AsyncSession, sql: str, params: Any) -> CursorResult[Any]:
+    conn = await session.connection()
+    return await conn.exec_driver_sql(sql, params)
+
+
 def _placeholders(count: int) -> str:
     return "(" + ", ".join("?" * count) + ")"
 
@@ -69,8 +75,7 @@ async def insert_rows(session: AsyncSession, table: Table, names: Sequence[str],
         await session.execute(insert(table), [dict(zip(names, r, strict=True)) for r in rows])
         return
     sql = f"INSERT INTO {table.name} ({_names(dialect, names)}) VALUES {_placeholders(len(names))}"
-    conn = await session.connection()
-    await conn.exec_driver_sql(sql, _storage(table, names, rows, dialect))
+    await _run(session, sql, _storage(table, names, rows, dialect))
 
 
 async def insert_returning(session: AsyncSession, table: Table, names: Sequence[str],
@@ -86,7 +91,6 @@ async def insert_returning(session: AsyncSession, table: Table, names: Sequence[
                                        [dict(zip(names, r, strict=True)) for r in rows])
         return [tuple(r) for r in result]
     values = _storage(table, names, rows, dialect)
-    conn = await session.connection()
     out: list[tuple[Any, ...]] = []
     step = max(1, _MAX_PARAMS // len(names))
     for start in range(0, len(values), step):
@@ -95,7 +99,7 @@ async def insert_returning(session: AsyncSession, table: Table, names: Sequence[
                + ", ".join([_placeholders(len(names))] * len(chunk))
                + f" RETURNING {_names(dialect, returning)}")
         flat = tuple(v for row in chunk for v in row)
-        result = await conn.exec_driver_sql(sql, flat)
+        result = await _run(session, sql, flat)
         out.extend(tuple(r) for r in result)
     return out
 
@@ -118,5 +122,4 @@ async def update_rows(session: AsyncSession, table: Table, names: Sequence[str],
     quote = dialect.identifier_preparer.quote
     sql = (f"UPDATE {table.name} SET {', '.join(f'{quote(n)} = ?' for n in columns)} "
            f"WHERE {quote(key)} = ?")
-    conn = await session.connection()
-    await conn.exec_driver_sql(sql, _storage(table, names, rows, dialect))
+    await _run(session, sql, _storage(table, names, rows, dialect))

@@ -14,11 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from gateway.db import bulk
 from gateway.db.models import (
@@ -47,6 +56,8 @@ from gateway.domain import (
     CardState,
     MemberStatus,
     RecordKind,
+    TerminalKind,
+    TerminalStatus,
 )
 
 M = TypeVar("M", bound=Base)
@@ -166,9 +177,11 @@ class CardRepo(Repository[Card]):
         self._loaded: dict[str, Card] = {}
 
     async def refs_by_iccids(self, iccids: Collection[str]) -> list[CardRef]:
-        stmt = select(Card.id, Card.iccid, Card.enterprise_id, Card.member_id, Card.state).where(
-            Card.iccid.in_(iccids))
-        return [CardRef(*row) for row in await self.session.execute(stmt)]
+        # Core, on the connection: a terminal batch asks for a hundred cards, and the ORM's
+        # execution layers would cost more than the query.
+        conn = await self.session.connection()
+        rows = await conn.execute(_CARD_REFS, {"iccids": list(iccids)})
+        return [CardRef(*row) for row in rows]
 
     async def by_iccid(self, iccid: str, *, for_update: bool = False) -> Card | None:
         card = None if for_update else self._loaded.get(iccid)
@@ -233,12 +246,11 @@ class LedgerRepo(Repository[Account]):
         """Store new balances; accounts this session has loaded as objects see them too."""
         await bulk.update_rows(self.session, _ACCOUNTS, ("balance", "updated_at", "id"),
                                [(r.balance, now, r.id) for r in rows])
-        loaded = self.session.sync_session.identity_map
-        for row in rows:
-            account = loaded.get(identity_key(Account, row.id))
-            if account is not None:
-                set_committed_value(account, "balance", row.balance)
-                set_committed_value(account, "updated_at", now)
+        changed = {r.id: r.balance for r in rows}
+        for obj in list(self.session.identity_map.values()):
+            if isinstance(obj, Account) and obj.id in changed:
+                set_committed_value(obj, "balance", changed[obj.id])
+                set_committed_value(obj, "updated_at", now)
 
     async def accounts_by_codes(
         self, codes: Collection[str], *, for_update: bool = False
@@ -290,27 +302,54 @@ class LedgerRepo(Repository[Account]):
         return int((await self.session.execute(stmt)).scalar_one())
 
 
+@dataclass
+class Upload:
+    """A terminal as a record upload reads and changes it (columns, not an ORM object)."""
+
+    id: int
+    enterprise_id: int
+    code: str
+    kind: TerminalKind
+    status: TerminalStatus
+    high_seq: int
+    blacklist_version: int  # the enterprise's
+    gaps: list[tuple[int, int, int]]  # (id, first, last), by first
+
+
 class TerminalRepo(Repository[Terminal]):
     model = Terminal
 
     async def by_code(self, code: str, *, for_update: bool = False) -> Terminal | None:
         return await self.first(Terminal.code == code, for_update=for_update)
 
-    async def for_upload(self, terminal_id: int) -> tuple[Terminal, int, list[TerminalGap]] | None:
-        """The terminal (locked), its enterprise's blacklist version and its open gaps, in one
-        round trip: an upload's write transaction starts with this."""
-        stmt = (
-            select(Terminal, Enterprise.blacklist_version, TerminalGap)
-            .join(Enterprise, Enterprise.id == Terminal.enterprise_id)
-            .outerjoin(TerminalGap, TerminalGap.terminal_id == Terminal.id)
-            .where(Terminal.id == terminal_id)
-            .order_by(TerminalGap.first_seq)
-            .with_for_update(of=Terminal, key_share=True)
-        )
-        rows = (await self.session.execute(stmt)).all()
-        if not rows:
-            return None
-        return rows[0][0], int(rows[0][1]), [row[2] for row in rows if row[2] is not None]
+    async def for_uploads(self, terminal_ids: Collection[int]) -> dict[int, Upload]:
+        """The terminals (locked, in id order), their enterprises' blacklist versions and their
+        open gaps, in one round trip: an upload's write transaction starts with this."""
+        conn = await self.session.connection()
+        found: dict[int, Upload] = {}
+        for r in await conn.execute(_FOR_UPLOADS, {"ids": list(terminal_ids)}):
+            upload = found.get(r.id)
+            if upload is None:
+                upload = found[r.id] = Upload(r.id, r.enterprise_id, r.code, r.kind, r.status,
+                                              r.high_seq, int(r.blacklist_version), [])
+            if r.gap_id is not None:
+                upload.gaps.append((r.gap_id, r.first_seq, r.last_seq))
+        return found
+
+    async def save_uploads(self, uploads: Sequence[Upload], now: datetime,
+                           closed: Collection[int], opened: Collection[tuple[int, int, int]]
+                           ) -> None:
+        """Store the terminals' new high sequence numbers and gaps (``closed`` by id,
+        ``opened`` as (terminal, first, last)); the terminals were last seen ``now``."""
+        conn = await self.session.connection()
+        await conn.execute(_SAVE_UPLOAD, [{"terminal": u.id, "high": u.high_seq, "seen": now}
+                                          for u in uploads])
+        if closed:
+            await conn.execute(delete(TerminalGap).where(TerminalGap.id.in_(list(closed))))
+        if opened:
+            await conn.execute(insert(TerminalGap), [
+                {"terminal_id": terminal, "first_seq": first, "last_seq": last}
+                for terminal, first, last in opened])
 
     async def gaps(self, terminal_id: int, limit: int | None = None) -> list[TerminalGap]:
         stmt = (
@@ -322,9 +361,6 @@ class TerminalRepo(Repository[Terminal]):
 
     async def _gaps(self, stmt: Select[TerminalGap]) -> list[TerminalGap]:
         return list((await self.session.scalars(stmt)).all())
-
-    async def delete(self, row: Base) -> None:
-        await self.session.delete(row)
 
 
 class RecordRepo(Repository[TerminalRecord]):
@@ -358,6 +394,21 @@ class RecordRepo(Repository[TerminalRecord]):
 
 
 _RECORDS = cast(Table, TerminalRecord.__table__)
+# Statements of the upload path, built once (building and caching them costs per call).
+_CARD_REFS = select(Card.id, Card.iccid, Card.enterprise_id, Card.member_id, Card.state).where(
+    Card.iccid.in_(bindparam("iccids", expanding=True)))
+_FOR_UPLOADS = (
+    select(Terminal.id, Terminal.enterprise_id, Terminal.code, Terminal.kind, Terminal.status,
+           Terminal.high_seq, Enterprise.blacklist_version, TerminalGap.id.label("gap_id"),
+           TerminalGap.first_seq, TerminalGap.last_seq)
+    .join(Enterprise, Enterprise.id == Terminal.enterprise_id)
+    .outerjoin(TerminalGap, TerminalGap.terminal_id == Terminal.id)
+    .where(Terminal.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Terminal.id, TerminalGap.first_seq)
+    .with_for_update(of=Terminal, key_share=True)
+)
+_SAVE_UPLOAD = (update(Terminal).where(Terminal.id == bindparam("terminal"))
+                .values(high_seq=bindparam("high"), last_seen_at=bindparam("seen")))
 RECORD_COLUMNS = ("terminal_id", "seq", "enterprise_id", "kind", "iccid", "card_id", "member_id",
                   "occurred_at", "received_at", "amount_fen", "card_balance_fen", "undo_seq",
                   "flags", "flagged", "posting_id", "extra")

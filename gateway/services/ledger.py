@@ -120,7 +120,24 @@ async def account(uow: UnitOfWork, code: str, *, for_update: bool = False) -> Ac
     return found[0]
 
 
-async def post(uow: UnitOfWork, spec: PostingSpec) -> Posting:
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A stored posting (its ``Posting`` row is not loaded: a terminal batch posts a hundred
+    at once, and building ORM objects for them would cost more than storing them)."""
+
+    id: int
+    reference: str
+    kind: PostingKind
+    enterprise_id: int
+    memo: str | None
+    reverses_id: int | None
+
+    @classmethod
+    def of(cls, row: Posting) -> Posted:
+        return cls(row.id, row.reference, row.kind, row.enterprise_id, row.memo, row.reverses_id)
+
+
+async def post(uow: UnitOfWork, spec: PostingSpec) -> Posted:
     """Post one spec; raise if it is refused (insufficient funds, reused reference...)."""
     (outcome,) = await post_many(uow, [spec])
     if isinstance(outcome, GatewayError):
@@ -130,14 +147,13 @@ async def post(uow: UnitOfWork, spec: PostingSpec) -> Posting:
 
 async def post_many(
     uow: UnitOfWork, specs: Sequence[PostingSpec]
-) -> list[Posting | GatewayError]:
+) -> list[Posted | GatewayError]:
     """Post specs in order; each is applied or refused alone (the outcome says which).
 
     Terminal batches post up to a hundred purchases at once, in a fixed number of statements:
     one finds references already posted, one locks every account involved (in id order) and
     reads its balance, then the new postings, their entries and the new balances go in by
-    executemany (``gateway.db.bulk``). New postings come back as ``Posting`` objects that are
-    not in the session.
+    executemany (``gateway.db.bulk``).
     """
     for spec in specs:
         spec.check()
@@ -145,7 +161,7 @@ async def post_many(
         {s.reference for s in specs})}
     codes = {leg.account for s in specs for leg in s.legs}
     accounts = {a.code: a for a in await uow.ledger.balances_by_codes(codes, for_update=True)}
-    outcomes: list[Posting | GatewayError | PostingSpec] = []
+    outcomes: list[Posted | GatewayError | PostingSpec] = []
     fresh: list[PostingSpec] = []
     fresh_refs: set[str] = set()
     for spec in specs:
@@ -186,7 +202,7 @@ def _apply(spec: PostingSpec, accounts: dict[str, Balance]) -> GatewayError | No
 
 async def _insert(
     uow: UnitOfWork, fresh: list[PostingSpec], accounts: dict[str, Balance]
-) -> dict[str, Posting]:
+) -> dict[str, Posted]:
     """Insert postings, their entries and the accounts' new balances: three statements.
 
     The postings' ids come back through RETURNING, matched by reference (the order of
@@ -206,21 +222,20 @@ async def _insert(
     await uow.ledger.write_balances([a for a in accounts.values() if a.changed], now)
     for acct in accounts.values():
         acct.changed = False
-    return {s.reference: Posting(id=ids[s.reference], reference=s.reference, kind=s.kind,
-                                 enterprise_id=s.enterprise_id, memo=s.memo,
-                                 reverses_id=s.reverses_id, created_at=now) for s in fresh}
+    return {s.reference: Posted(ids[s.reference], s.reference, s.kind, s.enterprise_id, s.memo,
+                                s.reverses_id) for s in fresh}
 
 
 async def _replay(
     uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Balance]
-) -> Posting | GatewayError:
+) -> Posted | GatewayError:
     by_id = {a.id: a.code for a in accounts.values()}
     legs = {(by_id.get(e.account_id), e.amount) for e in await uow.ledger.entries_of([row.id])}
     if legs != {(leg.account, leg.amount) for leg in spec.legs} or row.kind != spec.kind:
         return IdempotencyKeyReused(
             f"posting reference {spec.reference} was used for a different posting"
         )
-    return row
+    return Posted.of(row)
 
 
 async def hold(
@@ -338,7 +353,7 @@ def _synchronise(session: AsyncSession, held: dict[int, int], holds: set[int],
             set_committed_value(obj, "settled_at", now)
 
 
-async def capture(uow: UnitOfWork, reference: str, spec: PostingSpec) -> Posting:
+async def capture(uow: UnitOfWork, reference: str, spec: PostingSpec) -> Posted:
     """Turn a hold into a posting (which normally debits the held account by its amount)."""
     row = await _open_hold(uow, reference, HoldState.CAPTURED)
     if row.state is HoldState.CAPTURED:
@@ -365,7 +380,7 @@ async def _unhold(uow: UnitOfWork, row: Hold, state: HoldState) -> None:
     row.settled_at = uow.clock()
 
 
-async def reverse(uow: UnitOfWork, original: str, reference: str, memo: str | None) -> Posting:
+async def reverse(uow: UnitOfWork, original: str, reference: str, memo: str | None) -> Posted:
     """Post the exact opposite of posting ``original`` (once: ``reference`` is unique)."""
     found = await uow.ledger.postings_by_references([original])
     if not found:

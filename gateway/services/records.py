@@ -14,6 +14,9 @@ last purchase, once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,8 +24,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 
-from gateway.db.models import Terminal, TerminalGap, TerminalRecord
-from gateway.db.repositories import CardRef, Page
+from gateway.db.engine import Database
+from gateway.db.models import TerminalRecord
+from gateway.db.repositories import CardRef, Page, Upload
 from gateway.db.uow import UnitOfWork
 from gateway.domain import (
     BLOCKED_CARD_STATES,
@@ -33,10 +37,12 @@ from gateway.domain import (
     RecordKind,
     TerminalStatus,
 )
-from gateway.errors import Forbidden, InsufficientFunds
+from gateway.errors import Conflict, Forbidden, GatewayError, InsufficientFunds
 from gateway.ports import Event, EventName
 from gateway.services import ledger, views
 from gateway.services.base import Deps, Principal, View, audit, read, transact
+
+log = logging.getLogger(__name__)
 
 GAPS_REPORTED = 100
 
@@ -75,39 +81,183 @@ class _Row:
     spec: ledger.PostingSpec | None = None
 
 
+@dataclass
+class _Batch:
+    """One upload of a stored group: its terminal, and what became of its records."""
+
+    principal: Principal
+    records: Sequence[RecordIn]
+    terminal: Upload
+    fresh: list[RecordIn] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    conflicts: list[View] = field(default_factory=list)
+    rows: list[_Row] = field(default_factory=list)
+
+
 async def ingest(deps: Deps, principal: Principal, batch: Sequence[RecordIn]) -> View:
-    async def work(uow: UnitOfWork) -> View:
-        loaded = await uow.terminals.for_upload(principal.terminal_id or 0)
-        if loaded is None or loaded[0].status is not TerminalStatus.ACTIVE:
-            raise Forbidden("terminal disabled")
-        terminal, version, open_gaps = loaded
-        seqs = {r.seq for r in batch}
-        # Sequence numbers above the highest received cannot be stored yet: no lookup needed.
-        stored = ({} if min(seqs) > terminal.high_seq else
-                  {r.seq: r for r in await uow.records.by_seqs(terminal.id, seqs)})
-        fresh, duplicates, conflicts = _split(batch, stored)
-        cards = {c.iccid: c for c in await uow.cards.refs_by_iccids({r.iccid for r in fresh})}
-        rows = [_classify(terminal, rec, cards.get(rec.iccid)) for rec in fresh]
-        await _post(uow, terminal, [r for r in rows if r.rec.kind is not RecordKind.UNDO])
-        await _post_undos(uow, terminal, rows)
-        now = uow.clock()
-        await uow.records.insert_many([_insert_row(terminal, r, now) for r in rows])
-        gaps = await _update_gaps(uow, terminal, open_gaps, sorted(r.rec.seq for r in rows))
-        terminal.last_seen_at = now
-        flagged = [{"seq": r.rec.seq, "flags": r.flags} for r in rows if r.flags]
-        audit(uow, principal, "terminal.upload", ("terminal", terminal.id),
-              terminal.enterprise_id, accepted=len(rows), duplicates=len(duplicates),
-              flagged=len(flagged))
-        if rows:
-            uow.emit(_ingested(terminal, rows))
-        return {"terminal": terminal.code, "accepted": len(rows), "duplicates": duplicates,
-                "conflicts": conflicts, "flagged": flagged, "gaps": gaps,
-                "high_seq": terminal.high_seq, "blacklist_version": version}
-
-    return await transact(deps, principal, work, inline=True)
+    """Store one upload. Uploads of other terminals that arrive meanwhile are stored with it,
+    in one transaction (``UploadQueue``), each as if alone."""
+    queue = _QUEUES.get(deps.database)
+    if queue is None:
+        queue = _QUEUES[deps.database] = UploadQueue(deps)
+    return await queue.submit(principal, batch)
 
 
-def _ingested(terminal: Terminal, rows: Sequence[_Row]) -> Event:
+async def store(uow: UnitOfWork, uploads: Sequence[tuple[Principal, Sequence[RecordIn]]]
+                ) -> list[View | Forbidden]:
+    """Store uploads of distinct terminals in ``uow``, with the effects of storing them one
+    after the other (uploads with undo records come alone: an undo follows its terminal's
+    purchases and moves money back before any later upload's). An upload whose terminal is
+    disabled is refused and changes nothing."""
+    found = await uow.terminals.for_uploads({p.terminal_id or 0 for p, _ in uploads})
+    batches: list[_Batch | Forbidden] = []
+    for principal, records in uploads:
+        terminal = found.get(principal.terminal_id or 0)
+        active = terminal is not None and terminal.status is TerminalStatus.ACTIVE
+        batches.append(_Batch(principal, records, terminal) if terminal and active
+                       else Forbidden("terminal disabled"))
+    live = [b for b in batches if isinstance(b, _Batch)]
+    for b in live:
+        await _split_batch(uow, b)
+    cards = {c.iccid: c for c in await uow.cards.refs_by_iccids(
+        {r.iccid for b in live for r in b.fresh})}
+    for b in live:
+        b.rows = [_classify(b.terminal, rec, cards.get(rec.iccid)) for rec in b.fresh]
+    await _post(uow, [r for b in live for r in b.rows if r.rec.kind is not RecordKind.UNDO])
+    for b in live:
+        await _post_undos(uow, b.terminal, b.rows)
+    now = uow.clock()
+    await uow.records.insert_many([_insert_row(b.terminal, r, now) for b in live for r in b.rows])
+    gaps = await _update_gaps(uow, live, now)
+    return [_stored(uow, b, gaps[id(b)]) if isinstance(b, _Batch) else b for b in batches]
+
+
+async def _split_batch(uow: UnitOfWork, batch: _Batch) -> None:
+    terminal, seqs = batch.terminal, {r.seq for r in batch.records}
+    # Sequence numbers above the highest received cannot be stored yet: no lookup needed.
+    stored = ({} if min(seqs) > terminal.high_seq else
+              {r.seq: r for r in await uow.records.by_seqs(terminal.id, seqs)})
+    batch.fresh, batch.duplicates, batch.conflicts = _split(batch.records, stored)
+
+
+def _stored(uow: UnitOfWork, batch: _Batch, gaps: list[list[int]]) -> View:
+    """Audit and announce one stored upload; its answer."""
+    terminal, rows = batch.terminal, batch.rows
+    flagged = [{"seq": r.rec.seq, "flags": r.flags} for r in rows if r.flags]
+    audit(uow, batch.principal, "terminal.upload", ("terminal", terminal.id),
+          terminal.enterprise_id, accepted=len(rows), duplicates=len(batch.duplicates),
+          flagged=len(flagged))
+    if rows:
+        uow.emit(_ingested(terminal, rows))
+    return {"terminal": terminal.code, "accepted": len(rows), "duplicates": batch.duplicates,
+            "conflicts": batch.conflicts, "flagged": flagged, "gaps": gaps,
+            "high_seq": terminal.high_seq, "blacklist_version": terminal.blacklist_version}
+
+
+# -- uploads stored together ---------------------------------------------------------------
+
+MAX_GROUP_UPLOADS = 32
+MAX_GROUP_RECORDS = 5_000
+
+
+@dataclass
+class _Pending:
+    principal: Principal
+    records: Sequence[RecordIn]
+    future: asyncio.Future[View]
+
+    @property
+    def alone(self) -> bool:
+        return any(r.kind is RecordKind.UNDO for r in self.records)  # see store()
+
+
+class UploadQueue:
+    """Stores the uploads that arrive while a transaction runs together, in the next one.
+
+    On SQLite every upload waits for the one writer anyway. Stored together, N uploads cost
+    one transaction: one BEGIN and COMMIT, one query for all their cards, one executemany for
+    all their records, and the index pages they share are written once. A group takes at
+    most one upload per terminal (another waits for the next group), and an upload with undo
+    records alone. A refusal is one upload's; if the group's transaction fails as a whole (a
+    conflict, a bug), each upload is stored alone.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._waiting: list[_Pending] = []
+        self._drain: asyncio.Task[None] | None = None
+        self.largest = 0  # the most uploads one transaction stored (observability)
+
+    async def submit(self, principal: Principal, records: Sequence[RecordIn]) -> View:
+        pending = _Pending(principal, records, asyncio.get_running_loop().create_future())
+        self._waiting.append(pending)
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.ensure_future(self._run())
+        return await pending.future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            group = self._take()
+            self.largest = max(self.largest, len(group))
+            try:
+                outcomes = await self._store(group)
+            except BaseException:  # cancelled (shutting down): nobody waits forever
+                for pending in group:
+                    pending.future.cancel()
+                raise
+            for pending, outcome in zip(group, outcomes, strict=True):
+                if pending.future.done():  # cancelled by its caller
+                    continue
+                if isinstance(outcome, BaseException):
+                    pending.future.set_exception(outcome)
+                else:
+                    pending.future.set_result(outcome)
+
+    def _take(self) -> list[_Pending]:
+        group: list[_Pending] = []
+        rest: list[_Pending] = []
+        terminals: set[int | None] = set()
+        records = 0
+        for pending in self._waiting:
+            fits = (not group or not (group[0].alone or pending.alone)) \
+                and len(group) < MAX_GROUP_UPLOADS \
+                and (not group or records + len(pending.records) <= MAX_GROUP_RECORDS) \
+                and pending.principal.terminal_id not in terminals
+            (group if fits else rest).append(pending)
+            if fits:
+                terminals.add(pending.principal.terminal_id)
+                records += len(pending.records)
+        self._waiting = rest
+        return group
+
+    async def _store(self, group: list[_Pending]) -> list[View | BaseException]:
+        try:
+            return await self._together(group)
+        except Exception as exc:
+            if len(group) == 1:
+                return [exc]
+            if isinstance(exc, GatewayError) and not isinstance(exc, Conflict):
+                return [exc] * len(group)  # e.g. the database is unavailable: for all alike
+            if not isinstance(exc, GatewayError):
+                log.exception("storing %d uploads together failed; storing each alone",
+                              len(group))
+            return [out for p in group for out in await self._store([p])]
+
+    async def _together(self, group: list[_Pending]) -> list[View | BaseException]:
+        outcomes: list[View | BaseException] = []
+
+        async def work(uow: UnitOfWork) -> View:
+            outcomes[:] = await store(uow, [(p.principal, p.records) for p in group])
+            return {}
+
+        await transact(self.deps, group[0].principal, work, inline=True)
+        return outcomes
+
+
+_QUEUES: weakref.WeakKeyDictionary[Database, UploadQueue] = weakref.WeakKeyDictionary()
+
+
+def _ingested(terminal: Upload, rows: Sequence[_Row]) -> Event:
     """The batch's event. Its counts let subscribers skip re-reading a batch that holds
     nothing for them (no top-up, no card balance)."""
     kinds: dict[str, int] = {}
@@ -148,7 +298,7 @@ def _same_stored(rec: RecordIn, row: TerminalRecord) -> bool:
     return _key(rec) == (row.kind, row.iccid, row.amount_fen, row.undo_seq)
 
 
-def _classify(terminal: Terminal, rec: RecordIn, card: CardRef | None) -> _Row:
+def _classify(terminal: Upload, rec: RecordIn, card: CardRef | None) -> _Row:
     flags: list[str] = []
     if rec.kind not in RECORD_KINDS_BY_TERMINAL[terminal.kind]:
         flags.append(RecordFlag.WRONG_TERMINAL_KIND)
@@ -165,7 +315,7 @@ def _classify(terminal: Terminal, rec: RecordIn, card: CardRef | None) -> _Row:
     return row
 
 
-def _spec(terminal: Terminal, rec: RecordIn, card: CardRef) -> ledger.PostingSpec | None:
+def _spec(terminal: Upload, rec: RecordIn, card: CardRef) -> ledger.PostingSpec | None:
     amount = rec.amount_fen or 0
     purse = ledger.purse_code(card.id)
     ent = terminal.enterprise_id
@@ -180,7 +330,7 @@ def _spec(terminal: Terminal, rec: RecordIn, card: CardRef) -> ledger.PostingSpe
     return None
 
 
-async def _post(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row]) -> None:
+async def _post(uow: UnitOfWork, rows: Sequence[_Row]) -> None:
     todo = [r for r in rows if r.spec is not None]
     if not todo:
         return
@@ -195,7 +345,7 @@ async def _post(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row]) -> No
             row.posting_id = outcome.id
 
 
-async def _post_undos(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row]) -> None:
+async def _post_undos(uow: UnitOfWork, terminal: Upload, rows: Sequence[_Row]) -> None:
     undos = [r for r in rows if r.rec.kind is RecordKind.UNDO and not r.flags]
     if not undos:
         return
@@ -206,14 +356,14 @@ async def _post_undos(uow: UnitOfWork, terminal: Terminal, rows: Sequence[_Row])
         [_undo_ref(terminal, s) for s in wanted])}
     for row in undos:
         await _check_undo(uow, terminal, row, in_batch, stored, done)
-    await _post(uow, terminal, [r for r in undos if not r.flags])
+    await _post(uow, [r for r in undos if not r.flags])
 
 
-def _undo_ref(terminal: Terminal, target_seq: int) -> str:
+def _undo_ref(terminal: Upload, target_seq: int) -> str:
     return f"undo:{terminal.id}:{target_seq}"
 
 
-async def _check_undo(uow: UnitOfWork, terminal: Terminal, row: _Row,
+async def _check_undo(uow: UnitOfWork, terminal: Upload, row: _Row,
                       in_batch: Mapping[int, _Row], stored: Mapping[int, TerminalRecord],
                       done: set[str]) -> None:
     target_seq = row.rec.undo_seq or 0
@@ -245,7 +395,7 @@ async def _check_undo(uow: UnitOfWork, terminal: Terminal, row: _Row,
                                f"{terminal.code} undo #{target_seq}")
 
 
-def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> tuple[Any, ...]:
+def _insert_row(terminal: Upload, row: _Row, now: datetime) -> tuple[Any, ...]:
     """The record's row, in the order of ``repositories.RECORD_COLUMNS``."""
     rec, card = row.rec, row.card
     return (terminal.id, rec.seq, terminal.enterprise_id, rec.kind, rec.iccid,
@@ -254,30 +404,36 @@ def _insert_row(terminal: Terminal, row: _Row, now: datetime) -> tuple[Any, ...]
             bool(row.flags), row.posting_id, dict(rec.extra))
 
 
-async def _update_gaps(uow: UnitOfWork, terminal: Terminal, gaps: list[TerminalGap],
-                       seqs: list[int]) -> list[list[int]]:
-    """Fill gaps with late records, open gaps for skipped numbers; return the open gaps."""
-    high = terminal.high_seq
-    late = {s for s in seqs if s <= high}
-    runs: list[tuple[int, int]] = []
-    for gap in gaps:
-        inside = sorted(s for s in late if gap.first_seq <= s <= gap.last_seq)
-        if not inside:
-            runs.append((gap.first_seq, gap.last_seq))
-            continue
-        await uow.terminals.delete(gap)
-        for first, last in _remaining(gap.first_seq, gap.last_seq, inside):
-            uow.terminals.session.add(TerminalGap(
-                terminal_id=terminal.id, first_seq=first, last_seq=last))
-            runs.append((first, last))
-    for seq in (s for s in seqs if s > high):
-        if seq > high + 1:
-            uow.terminals.session.add(TerminalGap(
-                terminal_id=terminal.id, first_seq=high + 1, last_seq=seq - 1))
-            runs.append((high + 1, seq - 1))
-        high = seq
-    terminal.high_seq = high
-    return [[first, last] for first, last in sorted(runs)[:GAPS_REPORTED]]
+async def _update_gaps(uow: UnitOfWork, batches: Sequence[_Batch], now: datetime
+                       ) -> dict[int, list[list[int]]]:
+    """Fill gaps with late records, open gaps for skipped numbers, store the terminals' new
+    high sequence numbers; the open gaps of each batch (by ``id``)."""
+    closed: list[int] = []
+    opened: list[tuple[int, int, int]] = []
+    out: dict[int, list[list[int]]] = {}
+    for batch in batches:
+        terminal, seqs = batch.terminal, sorted(r.rec.seq for r in batch.rows)
+        high = terminal.high_seq
+        late = {s for s in seqs if s <= high}
+        kept: list[tuple[int, int]] = []
+        new: list[tuple[int, int]] = []
+        for gap_id, first_seq, last_seq in terminal.gaps:
+            inside = sorted(s for s in late if first_seq <= s <= last_seq)
+            if not inside:
+                kept.append((first_seq, last_seq))
+                continue
+            closed.append(gap_id)
+            new += _remaining(first_seq, last_seq, inside)
+        for seq in (s for s in seqs if s > high):
+            if seq > high + 1:
+                new.append((high + 1, seq - 1))
+            high = seq
+        opened += [(terminal.id, first, last) for first, last in new]
+        runs = kept + new
+        terminal.high_seq = high
+        out[id(batch)] = [[first, last] for first, last in sorted(runs)[:GAPS_REPORTED]]
+    await uow.terminals.save_uploads([b.terminal for b in batches], now, closed, opened)
+    return out
 
 
 def _remaining(first: int, last: int, filled: list[int]) -> list[tuple[int, int]]:

@@ -64,8 +64,8 @@ async def test_a_purse_cannot_go_negative(any_world: World, any_client: Client) 
             ledger.transfer("p-3", PostingKind.PURCHASE, any_world.a.id, purse, revenue, 60),
             ledger.transfer("p-4", PostingKind.PURCHASE, any_world.a.id, purse, revenue, 40),
         ])
-        assert [type(o).__name__ for o in outcomes] == ["Posting", "InsufficientFunds",
-                                                         "Posting"]
+        assert [type(o).__name__ for o in outcomes] == ["Posted", "InsufficientFunds",
+                                                         "Posted"]
         await uow.commit()
     await assert_ledger_balanced(any_client.app)
 
