@@ -128,8 +128,8 @@ class LoopConnection(aiosqlite.Connection):
     which cost more than SQLite's work on a short statement. Here:
 
     * a query is one round trip: ``LoopCursor`` executes and fetches its first rows in one
-      call; making and closing cursors, and rolling back when no transaction is open, do no
-      I/O and run in place;
+      call; making and closing cursors, ``BEGIN DEFERRED`` and rolling back take no lock and
+      do no I/O, and run in place;
     * switched to ``inline`` by a write unit of work once it holds SQLite's write lock (see
       ``gateway.db.uow``), calls run in place: SQLite then waits for no other connection.
       ``BEGIN`` (which may wait for another process) and ``COMMIT`` (which syncs the file)
@@ -153,12 +153,18 @@ class LoopConnection(aiosqlite.Connection):
         return LoopCursor(self, self._conn.cursor())
 
     async def rollback(self) -> None:
+        # In place: it only drops this connection's pages and locks (in WAL mode a rollback
+        # neither writes nor waits).
         if self._conn.in_transaction:
-            await self._execute(self._conn.rollback)
+            self._conn.rollback()
 
     async def begin(self, mode: str) -> None:
-        """``BEGIN`` in one hop."""
-        await self.offload(self._begin, mode)
+        """``BEGIN IMMEDIATE`` (it may wait for another process's writer) in one hop;
+        ``BEGIN DEFERRED`` in place (it takes no lock until the first read)."""
+        if mode == "DEFERRED":
+            self._begin(mode)
+        else:
+            await self.offload(self._begin, mode)
 
     def _begin(self, mode: str) -> None:
         self._conn.execute(f"BEGIN {mode}").close()

@@ -208,9 +208,28 @@ class CardRepo(Repository[Card]):
 class CardAppRepo(Repository[CardApp]):
     model = CardApp
 
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # A card's apps as this transaction read them: a lifecycle change shows them in its
+        # answer and its subscribers read them again. Apps are only ever added through this
+        # repository (which forgets that card's list then), never deleted.
+        self._of_card: dict[int, list[CardApp]] = {}
+
+    def add(self, row: CardApp) -> CardApp:
+        self._of_card.pop(row.card_id, None)
+        return super().add(row)
+
+    def add_all(self, rows: Sequence[CardApp]) -> None:
+        for row in rows:
+            self._of_card.pop(row.card_id, None)
+        super().add_all(rows)
+
     async def for_card(self, card_id: int) -> list[CardApp]:
-        stmt = select(CardApp).where(CardApp.card_id == card_id).order_by(CardApp.id)
-        return await self.all(stmt)
+        found = self._of_card.get(card_id)
+        if found is None:
+            stmt = select(CardApp).where(CardApp.card_id == card_id).order_by(CardApp.id)
+            found = self._of_card[card_id] = await self.all(stmt)
+        return list(found)
 
     async def for_cards(self, card_ids: Collection[int]) -> list[CardApp]:
         stmt = select(CardApp).where(CardApp.card_id.in_(card_ids)).order_by(CardApp.id)
