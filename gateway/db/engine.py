@@ -11,6 +11,12 @@ SQLite (the embedded default) and PostgreSQL (production) differ in how writers 
   ``write_lock`` before they begin: SQLite's busy handler polls with sleeps of up to 100 ms, so
   waiting there would waste most of the time the lock is free. ``busy_timeout`` still guards
   against writers in other processes.
+
+SQLite runs in this process, behind aiosqlite's one thread per connection. Its driver
+connections are ``LoopConnection``: a query is one trip to that thread instead of four, and a
+write unit of work that asks for it (``UnitOfWork(inline=True)``: terminal uploads, card
+lifecycle) runs its statements on the event loop's thread once ``BEGIN IMMEDIATE`` holds the
+write lock. Durability is ``synchronous=FULL``: see ``_SQLITE_PRAGMAS``.
 """
 
 from __future__ import annotations
@@ -44,8 +50,12 @@ log = logging.getLogger(__name__)
 _BUSY_TIMEOUT_S = 30.0
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    # WAL + NORMAL survives a process crash; only an OS crash can lose the last commits.
-    "PRAGMA synchronous=NORMAL",
+    # FULL: each COMMIT syncs the WAL before it returns, so what a caller was told is stored
+    # survives a power cut or an OS crash too (with NORMAL the database stays intact, but the
+    # last commits can vanish: a loss report the admin saw done, purchases a terminal was told
+    # are stored and then deleted). The ledger is the truth; the sync runs in the connection's
+    # thread, and concurrent terminal uploads share one commit (records.UploadQueue).
+    "PRAGMA synchronous=FULL",
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}",
 )
