@@ -7,7 +7,8 @@ reachable at ONECARD_TEST_PG_URL or 127.0.0.1:5432), a real ``onecard serve`` is
 own process, a tenant is built through the API (cards with derived keys, purses topped up),
 then:
 
-* ``door``: terminals upload signed batches of 100 door/attendance records, in parallel;
+* ``door``, ``attendance``: door (then attendance) terminals upload signed batches of 100
+  records, in parallel;
 * ``purchase``: POS terminals upload batches of 100 purchases, each posted to the ledger;
 * ``lifecycle``: admins run loss report / unfreeze pairs on distinct cards, in parallel, each
   with its Idempotency-Key (each operation bumps the blacklist version and audits).
@@ -15,7 +16,8 @@ then:
 Records/s counts records stored per second of wall time, measured at the client (HTTP, JSON,
 HMAC, validation, one transaction per batch). On a shared machine the wall-time rate depends on
 what else runs, so each phase also reports its rate per CPU-second of the server process
-(``..._per_server_cpu_s``, from /proc/<pid>/stat): what one dedicated core would sustain.
+(``..._per_server_cpu_s``, from /proc/<pid>/stat): what one dedicated core would sustain;
+``load_1m`` is the machine's load average when the backend's run began.
 Prints one line per figure, then one JSON line.
 """
 
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +170,7 @@ async def build_tenant(client: Client, cards: int, terminals: int) -> dict[str, 
         await client.call("POST", "/api/v1/cards", token, {
             "iccid": iccid, "member_id": member["id"], "apps": ["door", "purse"]})
     made: dict[str, list[Terminal]] = {}
-    for kind in ("door", "pos", "topup"):
+    for kind in ("door", "attendance", "pos", "topup"):
         for i in range(terminals if kind != "topup" else 1):
             row = await client.call("POST", "/api/v1/terminals", token, {
                 "code": f"{kind}-{i}", "kind": kind, "name": kind})
@@ -215,7 +218,7 @@ async def lifecycle(client: Client, token: str, iccids: list[str], ops: int,
 async def bench_backend(name: str, args: argparse.Namespace) -> dict[str, float]:
     url, schema = (PG_URL, f"bench_{uuid.uuid4().hex[:10]}") if name == "postgres" else (None,
                                                                                           None)
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {f"load_1m_{name}": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), url, schema)
         try:
@@ -224,8 +227,10 @@ async def bench_backend(name: str, args: argparse.Namespace) -> dict[str, float]
                 client = Client(session, server.base)
                 tenant = await build_tenant(client, args.cards, args.terminals)
                 iccids, terms = tenant["iccids"], tenant["terminals"]
-                phases = {
+                phases: dict[str, Callable[[], Awaitable[tuple[float, int]]]] = {
                     "ingest_door": lambda: ingest(terms["door"], "door", iccids, args.batches),
+                    "ingest_attendance": lambda: ingest(terms["attendance"], "attendance",
+                                                        iccids, args.batches),
                     "ingest_purchase": lambda: ingest(terms["pos"], "purchase", iccids,
                                                       args.batches, amount_fen=1),
                     "lifecycle": lambda: lifecycle(client, tenant["token"], iccids,
@@ -271,6 +276,9 @@ def main() -> int:
             continue
         result = asyncio.run(bench_backend(name, args))
         for key, value in result.items():
+            if key.startswith("load_1m"):
+                print(f"{key}: {value}", flush=True)
+                continue
             unit = "ops" if key.startswith("lifecycle") else "records"
             per = "server CPU-second" if "_cpu_s_" in key else "second"
             print(f"{key}: {value} {unit} per {per}", flush=True)
