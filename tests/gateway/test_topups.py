@@ -14,7 +14,7 @@ from gateway.services import topups
 from gateway.settings import Settings
 from tests.gateway.helpers import idem
 from tests.gateway.invariants import assert_ledger_balanced
-from tests.gateway.ota_stack import OtaStack, eventually, stack_of
+from tests.gateway.ota_stack import OtaStack, eventually, lose_pors, stack_of
 
 
 @pytest.fixture
@@ -27,14 +27,16 @@ async def stack(aiohttp_client: Any, sqlite_settings: Settings) -> AsyncIterator
 
 async def test_topup_reaches_the_card_and_the_ledger(stack: OtaStack) -> None:
     phone = stack.phones[0]
+    lost = lose_pors(phone, 1)  # the first PoR goes missing: the ledger waits, holding
     topup = await stack.topup(phone, 5_000)
     assert topup["state"] == "pending" and topup["amount_fen"] == 5_000
+    await eventually(lambda: lost.lost, what="the first PoR")
     held = await stack.card(phone)
     assert (held["balance_fen"], held["held_fen"]) == (5_000, 5_000)  # promised, not spendable
     done = await stack.topup_done(topup["id"])
     assert done["state"] == "confirmed", done
     assert (done["card_balance_fen"], done["load_counter"], done["replayed"]) == (5_000, 1,
-                                                                                 False)
+                                                                                 True)
     assert phone.balance == 5_000
     card = await stack.card(phone)
     assert (card["balance_fen"], card["held_fen"]) == (5_000, 0)
