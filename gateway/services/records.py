@@ -1,6 +1,7 @@
 """Terminal records: door, attendance, purchase, top-up and undo, keyed by (terminal, sequence).
 
-An upload is one transaction for the whole batch. It is idempotent: a sequence number already
+An upload is stored whole or not at all, in one transaction (shared with uploads of other
+terminals that arrive meanwhile: ``UploadQueue``). It is idempotent: a sequence number already
 stored is reported as a duplicate (or a conflict, if the terminal now sends something else under
 it) and changes nothing. Sequence numbers the terminal skipped are kept as gaps and reported
 until they arrive. Every well-formed record is stored; a record that cannot be applied to the
@@ -113,9 +114,10 @@ async def store(uow: UnitOfWork, uploads: Sequence[tuple[Principal, Sequence[Rec
     batches: list[_Batch | Forbidden] = []
     for principal, records in uploads:
         terminal = found.get(principal.terminal_id or 0)
-        active = terminal is not None and terminal.status is TerminalStatus.ACTIVE
-        batches.append(_Batch(principal, records, terminal) if terminal and active
-                       else Forbidden("terminal disabled"))
+        if terminal is None or terminal.status is not TerminalStatus.ACTIVE:
+            batches.append(Forbidden("terminal disabled"))
+        else:
+            batches.append(_Batch(principal, records, terminal))
     live = [b for b in batches if isinstance(b, _Batch)]
     for b in live:
         await _split_batch(uow, b)
@@ -406,34 +408,43 @@ def _insert_row(terminal: Upload, row: _Row, now: datetime) -> tuple[Any, ...]:
 
 async def _update_gaps(uow: UnitOfWork, batches: Sequence[_Batch], now: datetime
                        ) -> dict[int, list[list[int]]]:
-    """Fill gaps with late records, open gaps for skipped numbers, store the terminals' new
-    high sequence numbers; the open gaps of each batch (by ``id``)."""
+    """Store the terminals' gaps and high sequence numbers after the batches; the open gaps
+    of each batch (by ``id``)."""
     closed: list[int] = []
     opened: list[tuple[int, int, int]] = []
     out: dict[int, list[list[int]]] = {}
     for batch in batches:
-        terminal, seqs = batch.terminal, sorted(r.rec.seq for r in batch.rows)
-        high = terminal.high_seq
-        late = {s for s in seqs if s <= high}
-        kept: list[tuple[int, int]] = []
-        new: list[tuple[int, int]] = []
-        for gap_id, first_seq, last_seq in terminal.gaps:
-            inside = sorted(s for s in late if first_seq <= s <= last_seq)
-            if not inside:
-                kept.append((first_seq, last_seq))
-                continue
-            closed.append(gap_id)
-            new += _remaining(first_seq, last_seq, inside)
-        for seq in (s for s in seqs if s > high):
-            if seq > high + 1:
-                new.append((high + 1, seq - 1))
-            high = seq
+        terminal = batch.terminal
+        kept, new, filled = _gaps_after(terminal, sorted(r.rec.seq for r in batch.rows))
+        closed += filled
         opened += [(terminal.id, first, last) for first, last in new]
-        runs = kept + new
-        terminal.high_seq = high
-        out[id(batch)] = [[first, last] for first, last in sorted(runs)[:GAPS_REPORTED]]
+        out[id(batch)] = [[first, last] for first, last in sorted(kept + new)[:GAPS_REPORTED]]
     await uow.terminals.save_uploads([b.terminal for b in batches], now, closed, opened)
     return out
+
+
+def _gaps_after(terminal: Upload, seqs: list[int]
+                ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[int]]:
+    """Late records fill gaps, skipped numbers open new ones: the gaps kept, the gaps to open,
+    the ids of the gaps (partly) filled. Moves the terminal's high sequence number."""
+    high = terminal.high_seq
+    late = {s for s in seqs if s <= high}
+    kept: list[tuple[int, int]] = []
+    new: list[tuple[int, int]] = []
+    filled: list[int] = []
+    for gap_id, first_seq, last_seq in terminal.gaps:
+        inside = sorted(s for s in late if first_seq <= s <= last_seq)
+        if not inside:
+            kept.append((first_seq, last_seq))
+            continue
+        filled.append(gap_id)
+        new += _remaining(first_seq, last_seq, inside)
+    for seq in (s for s in seqs if s > high):
+        if seq > high + 1:
+            new.append((high + 1, seq - 1))
+        high = seq
+    terminal.high_seq = high
+    return kept, new, filled
 
 
 def _remaining(first: int, last: int, filled: list[int]) -> list[tuple[int, int]]:
