@@ -254,8 +254,8 @@ class Demo:
                               status=202, idempotent=True)
         card = await self.call("GET", f"/cards/{m.iccid}")
         self.out(f"  POST /cards/{m.iccid}/topups {TOPUP_FEN} fen -> top-up {top['id']} "
-                 f"{top['state']}; ledger {card['balance_fen']} fen, {card['held_fen']} held "
-                 "until the card confirms")
+                 f"{top['state']}; ledger {card['balance_fen']} fen, {card['held_fen']} of them "
+                 "held while the card has not confirmed")
         done = await self.call("GET", f"/topups/{top['id']}?wait={WAIT_S}")
         if done["state"] != "confirmed":
             raise StoryFailed(f"top-up {top['id']} ended {done['state']}: {done['failure']}")
