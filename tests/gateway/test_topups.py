@@ -94,6 +94,10 @@ async def test_requests_the_card_cannot_take_are_refused(stack: OtaStack) -> Non
     assert no_purse.status == 409 and no_purse["state"] == "no_purse"
     unknown = await stack.call("GET", "/topups/999999")
     assert unknown.status == 404
+    await stack.ok("POST", f"/cards/{phone.iccid}/loss", body={}, key=idem())
+    lost = await stack.call("POST", f"/cards/{phone.iccid}/topups", body={"amount_fen": 1},
+                            key=idem())
+    assert lost.status == 409 and lost["state"] == "lost"  # 挂失 blocks the card
 
 
 async def _purse_removed(stack: OtaStack, iccid: str) -> bool:
