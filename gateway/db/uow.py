@@ -4,6 +4,12 @@
 rolls back. A ``UnitOfWork`` can be entered again after it exits (each entry is a new
 transaction), so services can retry a unit that lost a race.
 
+``inline=True`` asks, on SQLite, for the unit's statements to run on the event loop's thread
+once ``BEGIN IMMEDIATE`` holds the write lock (``gateway.db.engine.LoopConnection``); the
+COMMIT, which syncs the file, still runs in the connection's thread. For short units of cheap
+statements on a hot path (terminal uploads, card lifecycle): while a statement runs, the event
+loop waits for it. PostgreSQL ignores it.
+
 SQLAlchemy exceptions stop here: they leave as ``Conflict`` subclasses (a unique or foreign key
 constraint, a stale version) or ``StorageUnavailable`` (the database cannot be reached or stays
 locked).

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-import billing.models  # noqa: F401  (billing's tables share the metadata; autogenerate sees them)
-import gateway.db.models_bills  # noqa: F401  (bills, notices, opt-outs, likewise)
-import gateway.db.models_ota  # (the OTA job engine's tables, likewise)
-import gateway.db.models_outbox  # noqa: F401  (the SMS outbox's tables, likewise)
+# billing's tables, bills/notices/opt-outs, the OTA job engine and the SMS outbox share the
+# metadata; autogenerate sees them once they are imported
+import billing.models  # noqa: F401
+from gateway.db import models_bills, models_ota, models_outbox  # noqa: F401
 from gateway.db.models import Base
 
 connection = context.config.attributes.get("connection")
