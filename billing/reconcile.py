@@ -55,6 +55,7 @@ class CardBalance:
     iccid: str
     card_fen: int
     ledger_fen: int
+    source: str = "terminal"  # what reported it: a terminal record, or an OTA top-up's PoR
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,12 @@ class EnterpriseReconciliation:
                 "refund_fen": self.ledger.refund_fen,
             },
             "balance_mismatches": [
-                {"iccid": b.iccid, "card_fen": b.card_fen, "ledger_fen": b.ledger_fen}
+                {
+                    "iccid": b.iccid,
+                    "card_fen": b.card_fen,
+                    "ledger_fen": b.ledger_fen,
+                    "source": b.source,
+                }
                 for b in self.balance_mismatches
             ],
             "findings": [{"code": f.code.value, "detail": f.detail} for f in self.findings],
@@ -248,7 +254,8 @@ def _findings(
         findings.append(
             Finding(
                 FindingCode.BALANCE_MISMATCH,
-                f"card {balance.iccid}: purse {balance.card_fen} fen, ledger {balance.ledger_fen}",
+                f"card {balance.iccid}: purse {balance.card_fen} fen ({balance.source}), "
+                f"ledger {balance.ledger_fen}",
             )
         )
     return tuple(findings)

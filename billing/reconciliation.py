@@ -44,8 +44,8 @@ async def report(
         adjusted={key: fen for key, fen in found.adjusted.items() if key[0] in wanted},
         ledger={names[e]: totals for e, totals in ledger.items()},
         balances=tuple(
-            CardBalance(names[e], iccid, card_fen, ledger_fen)
-            for e, iccid, card_fen, ledger_fen in balances
+            CardBalance(names[e], iccid, card_fen, ledger_fen, source)
+            for e, iccid, card_fen, ledger_fen, source in balances
         ),
     )
     return reconcile(data)

@@ -33,6 +33,7 @@ from billing.period import Period
 from billing.reconcile import LedgerTotals
 from billing.tariffs import ChargeItem, FeePlan, Tariff
 from gateway.db.models import Account, Card, Enterprise, Entry, Posting, TerminalRecord
+from gateway.db.models_ota import BalanceReport
 from gateway.domain import AccountKind, PostingKind
 
 BATCH = 5000
@@ -291,14 +292,24 @@ class BillingRepo:
 
     async def card_balances(
         self, enterprise_ids: Collection[int]
-    ) -> list[tuple[int, str, int, int]]:
-        """(enterprise, iccid, card fen, ledger fen) of cards whose purse balance, as last
-        reported by a terminal, is newer than the purse's last ledger movement: both
-        should then agree."""
-        last_report = (
+    ) -> list[tuple[int, str, int, int, str]]:
+        """(enterprise, iccid, card fen, ledger fen, source) of cards whose purse balance, as
+        last reported, is newer than the purse's last ledger movement: both should then agree.
+
+        A card reports its purse in two ways: terminal records carry the balance after the
+        transaction, and the PoR of an over-the-air top-up carries the balance after the credit
+        (kept with the ledger's view at that moment, less pending holds, in
+        ``ota_balance_reports``). The newer of the two is the one that counts.
+        """
+        last_record = (
             select(TerminalRecord.card_id, func.max(TerminalRecord.id).label("record_id"))
             .where(TerminalRecord.card_balance_fen.is_not(None))
             .group_by(TerminalRecord.card_id)
+            .subquery()
+        )
+        last_report = (
+            select(BalanceReport.card_id, func.max(BalanceReport.id).label("report_id"))
+            .group_by(BalanceReport.card_id)
             .subquery()
         )
         last_move = (
@@ -313,22 +324,36 @@ class BillingRepo:
                 Card.iccid,
                 TerminalRecord.card_balance_fen,
                 TerminalRecord.received_at,
+                BalanceReport.reported_fen,
+                BalanceReport.ledger_fen,
+                BalanceReport.source,
+                BalanceReport.at,
                 Account.balance,
                 last_move.c.moved_at,
             )
-            .join(last_report, last_report.c.card_id == Card.id)
-            .join(TerminalRecord, TerminalRecord.id == last_report.c.record_id)
+            .join(last_record, last_record.c.card_id == Card.id, isouter=True)
+            .join(TerminalRecord, TerminalRecord.id == last_record.c.record_id, isouter=True)
+            .join(last_report, last_report.c.card_id == Card.id, isouter=True)
+            .join(BalanceReport, BalanceReport.id == last_report.c.report_id, isouter=True)
             .join(Account, and_(Account.card_id == Card.id, Account.kind == AccountKind.PURSE))
             .join(last_move, last_move.c.account_id == Account.id, isouter=True)
-            .where(Card.enterprise_id.in_(enterprise_ids))
+            .where(
+                Card.enterprise_id.in_(enterprise_ids),
+                (last_record.c.record_id.is_not(None)) | (last_report.c.report_id.is_not(None)),
+            )
             .order_by(Card.iccid)
         )
-        rows = await self.session.execute(stmt)
-        return [
-            (enterprise_id, iccid, int(card_fen), int(balance))
-            for enterprise_id, iccid, card_fen, reported, balance, moved in rows
-            if moved is None or reported >= moved
-        ]
+        found: list[tuple[int, str, int, int, str]] = []
+        for row in await self.session.execute(stmt):
+            (enterprise_id, iccid, record_fen, received, report_fen, report_ledger, source,
+             reported_at, balance, moved) = row  # fmt: skip
+            if reported_at is not None and (received is None or reported_at >= received):
+                reported, card_fen, ledger_fen = reported_at, report_fen, report_ledger
+            else:
+                reported, card_fen, ledger_fen, source = received, record_fen, balance, "terminal"
+            if moved is None or reported >= moved:
+                found.append((enterprise_id, iccid, int(card_fen), int(ledger_fen), source))
+        return found
 
 
 _CDRS = cast(Table, CdrRow.__table__)

@@ -16,7 +16,9 @@ fleet of emulated handsets holding those cards, and runs:
 4. staff receive an SMS (the top-up and deletion SMS);
 5. a bill run for the demo enterprise: terminals upload the day's punches and a purchase, the
    admin bills the day, the members read their attendance and consumption bills on their
-   phones (``gateway.bills.demo``).
+   phones (``gateway.bills.demo``);
+6. the carrier's bill (出账): the month so far rated, last month exported to the carrier's
+   files, named, counted and totalled, and exported again byte for byte (``billing.demo``).
 
 It exits 0 only if every story succeeded.
 """
@@ -38,6 +40,7 @@ from typing import Any
 
 import aiohttp
 
+from billing.demo import story as export_story
 from gateway.bills.demo import story as bill_story
 from gateway.commands.demo_stack import embedded_instance
 from ota.keys import derive_card_keyset
@@ -138,6 +141,7 @@ class Demo:
     out: Out
     master: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     admin_token: str = ""
+    enterprise_id: int = 0
     members: list[Member] = field(default_factory=list)
     session: aiohttp.ClientSession | None = None
 
@@ -163,7 +167,8 @@ class Demo:
                    ("空中充值: an admin tops up over the air", self.topup),
                    ("应用删除: a member deletes an app from the STK menu", self.stk_delete),
                    ("短信: staff receive an SMS", self.sms),
-                   ("考勤账单、消费帐单: a bill run, read on the phones", self.bills)]
+                   ("考勤账单、消费帐单: a bill run, read on the phones", self.bills),
+                   ("出账: the carrier's month rated and exported to files", self.export)]
         async with aiohttp.ClientSession() as session:
             self.session = session
             fleet = await self.setup(count)
@@ -198,6 +203,7 @@ class Demo:
             "login": f"demo-{code.lower()}", "name": "演示管理员", "role": "enterprise_admin",
             "enterprise_id": ent["id"]}, token=self.target.token, status=201)
         self.admin_token = admin["token"]
+        self.enterprise_id = int(ent["id"])
         self.out(f"setup: enterprise {code} (id {ent['id']}) and its admin")
         for index in range(count):
             self.members.append(await self._enrol(index))
@@ -293,6 +299,9 @@ class Demo:
 
     async def bills(self) -> None:
         await bill_story(self)
+
+    async def export(self) -> None:
+        await export_story(self)
 
     async def sms(self) -> None:
         wanted = [(self.members[0], "空中充值"), (self.members[-1], "门禁应用已于")]

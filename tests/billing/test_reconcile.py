@@ -77,7 +77,7 @@ def test_not_exported_topup_and_balance_findings() -> None:
     ]
     as_json = report.to_dict()["enterprises"][0]
     assert as_json["balance_mismatches"] == [
-        {"iccid": "8986001", "card_fen": 500, "ledger_fen": 700}
+        {"iccid": "8986001", "card_fen": 500, "ledger_fen": 700, "source": "terminal"}
     ]
     assert [f.code for f in report.enterprises[1].findings] == [FindingCode.NOT_EXPORTED]
 

@@ -1,4 +1,4 @@
-"""``onecard demo``: the four user stories against its own embedded instance, against a gateway
+"""``onecard demo``: the user stories against its own embedded instance, against a gateway
 given by URL (with the handsets on that gateway's SMSC), and as the real command line."""
 
 from __future__ import annotations
@@ -27,17 +27,22 @@ async def test_demo_embedded_runs_every_story() -> None:
     text = "\n".join(lines)
     assert "embedded gateway at http://127.0.0.1:" in text
     assert [line for line in lines if line.startswith("[")] == [
-        "[1/5] 空中发卡: an admin issues apps over the air",
-        "[2/5] 空中充值: an admin tops up over the air",
-        "[3/5] 应用删除: a member deletes an app from the STK menu",
-        "[4/5] 短信: staff receive an SMS",
-        "[5/5] 考勤账单、消费帐单: a bill run, read on the phones"]
-    assert text.count("  passed (") == 5 and lines[-1] == "5/5 stories passed"
+        "[1/6] 空中发卡: an admin issues apps over the air",
+        "[2/6] 空中充值: an admin tops up over the air",
+        "[3/6] 应用删除: a member deletes an app from the STK menu",
+        "[4/6] 短信: staff receive an SMS",
+        "[5/6] 考勤账单、消费帐单: a bill run, read on the phones",
+        "[6/6] 出账: the carrier's month rated and exported to files"]
+    assert text.count("  passed (") == 6 and lines[-1] == "6/6 stories passed"
     assert "空中充值100.00元成功" in text and "门禁应用已于" in text
     # The bills, as the members' handsets show them.
     assert "report: billed 4, sent 4, delivered 4" in text
     assert "phone shows: 【一卡通】演示成员1您好，" in text and "考勤：应出勤1天，实出勤1天" in text
     assert "消费1笔，共12.50元，当前余额87.50元。回TD退订" in text
+    # The carrier's bill: last month's files, one per layout, each with the first instalment
+    # of the integration fee, and the same bytes when exported again.
+    assert sum(".csv: csv_v1, sequence 1, 1 record(s), 60000 fen" in line for line in lines) == 1
+    assert "exported again: byte-identical files" in text
 
 
 async def test_demo_against_a_gateway_at_a_url(aiohttp_client: Any,
@@ -70,4 +75,4 @@ def test_demo_command_line() -> None:
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "demo"], capture_output=True,
                           text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.rstrip().endswith("5/5 stories passed")
+    assert done.stdout.rstrip().endswith("6/6 stories passed")
