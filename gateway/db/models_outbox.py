@@ -43,8 +43,11 @@ class SmsKind(enum.StrEnum):
     """Why an SMS is sent: it decides the price per segment (``billing.cdr.SmsKind``, same
     names) and whether a member's opt-out applies."""
 
-    SERVICE = "service"  # answers to the member's own requests (balance, app deletion)
-    NOTICE = "notice"  # notifications: lifecycle changes, top-ups, issuance
+    # About the member's own card and money: answers to the member's requests (balance, app
+    # deletion), and confirmations of what was done to the card (lifecycle changes, top-ups,
+    # issuance). An opt-out (TD) does not stop them: a member must learn of a loss report.
+    SERVICE = "service"
+    NOTICE = "notice"  # the enterprise's notices to its staff (CSV uploads); opt-out applies
     BILL = "bill"  # attendance and consumption bills
 
 

@@ -47,5 +47,5 @@ async def on_lifecycle(uow: UnitOfWork, event: Event) -> None:
         select(Card.member_id).where(Card.iccid == payload["iccid"]))).scalar_one_or_none()
     await outbox.enqueue(
         uow, msisdn=str(msisdn), text=render(notice, **fields(payload, cn_time(uow.clock()))),
-        kind=SmsKind.NOTICE, enterprise_id=event.enterprise_id, member_id=member_id,
+        kind=SmsKind.SERVICE, enterprise_id=event.enterprise_id, member_id=member_id,
         dedupe_key=f"{event.name.value}:{payload['iccid']}:{payload.get('blacklist_version')}")

@@ -55,7 +55,7 @@ class Effects:
     # (job id, kind, final state, seconds since the job was made): for waiters and metrics.
     finished: list[tuple[int, str, str, float]] = field(default_factory=list)
 
-    def notify(self, job: OtaJob, notice: Notice, kind: SmsKind = SmsKind.NOTICE,
+    def notify(self, job: OtaJob, notice: Notice, kind: SmsKind = SmsKind.SERVICE,
                **values: object) -> None:
         self.sms.append(outbox.Sms(
             job.msisdn, render(notice, card=tail(job.iccid), **values), kind,

@@ -150,7 +150,7 @@ async def _delivered_notice(http: aiohttp.ClientSession, base: str,
                             member_id: int) -> dict[str, Any]:
     for _ in range(300):
         async with http.get(f"{base}/api/v1/sms", params={"member_id": member_id,
-                                                            "kind": "notice"}) as resp:
+                                                            "kind": "service"}) as resp:
             items = (await resp.json())["items"]
         lost = [s for s in items if "挂失" in s["text"]]
         if lost and lost[0]["state"] == "delivered":

@@ -76,7 +76,7 @@ async def test_loss_report_reaches_the_handset_and_is_delivered(stack: Stack,
     assert "挂失" in text
     listing = await api.ok("GET", f"{V1}/sms", token=a.token, params={"member_id": member["id"]})
     (row,) = listing["items"]
-    assert row["kind"] == "notice" and row["text"] == text
+    assert row["kind"] == "service" and row["text"] == text  # opt-outs do not stop it
 
     async def delivered() -> bool:
         view = await api.ok("GET", f"{V1}/sms/{row['id']}", token=a.token)
@@ -172,7 +172,7 @@ async def test_the_api_lists_only_the_callers_enterprise(stack: Stack, world: Wo
     assert (await api.call("GET", f"{V1}/sms/{theirs}", token=a.token)).status == 404
     assert (await api.call("GET", f"{V1}/sms", token=a.token,
                            params={"enterprise_id": b.id})).status == 403
-    everything = await api.ok("GET", f"{V1}/sms", params={"kind": "notice", "limit": 1})
+    everything = await api.ok("GET", f"{V1}/sms", params={"kind": "service", "limit": 1})
     assert len(everything["items"]) == 1 and everything["next"] is not None
     bad = await api.call("GET", f"{V1}/sms", params={"state": "lost"})
     assert bad.status == 422 and bad.body["error"] == "validation_failed"
