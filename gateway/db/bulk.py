@@ -14,12 +14,15 @@ Rows are tuples of Python values, in the order of the column ``names`` given wit
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Dialect, Table, bindparam, insert, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.db.engine import LoopConnection
 
 Row = Sequence[Any]
 # SQLite (3.32+) binds up to 32,766 parameters a statement; multi-row VALUES stay well below.
@@ -34,12 +37,28 @@ def _storage(table: Table, names: Sequence[str], rows: Sequence[Row], dialect: D
              ) -> list[tuple[Any, ...]]:
     """The rows in the form SQLite stores them, converted column by column with the column
     types' own converters, each distinct value once."""
+    converts = _converters(table, tuple(names), dialect)
+    if len(rows) == 1:  # most batches at low rates: nothing to share between rows
+        return [tuple(v if c is None else c(v) for c, v in zip(converts, rows[0], strict=True))]
     columns: list[Sequence[Any]] = []
-    for i, name in enumerate(names):
+    for i, convert in enumerate(converts):
         values = [row[i] for row in rows]
-        convert = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         columns.append(values if convert is None else _convert(convert, values))
     return list(zip(*columns, strict=True))
+
+
+_CONVERTERS: dict[tuple[Table, tuple[str, ...], Dialect], tuple[Callable[[Any], Any] | None, ...]]
+_CONVERTERS = {}
+
+
+def _converters(table: Table, names: tuple[str, ...], dialect: Dialect
+                ) -> tuple[Callable[[Any], Any] | None, ...]:
+    key = (table, names, dialect)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        found = _CONVERTERS[key] = tuple(
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+    return found
 
 
 def _convert(convert: Callable[[Any], Any], values: list[Any]) -> list[Any]:
@@ -52,9 +71,27 @@ def _convert(convert: Callable[[Any], Any], values: list[Any]) -> list[Any]:
     return [distinct[value] for value in values]
 
 
-async def _run(session: AsyncSession, sql: str, params: Any) -> CursorResult[Any]:
+async def _run(session: AsyncSession, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """Run ``sql`` (``params``: a list of rows for executemany, or one row); rows back.
+
+    In a unit of work running inline (``gateway.db.engine.LoopConnection``) the statement
+    goes straight to SQLite's connection: through SQLAlchemy the call itself would cost more
+    than the statement."""
     conn = await session.connection()
-    return await conn.exec_driver_sql(sql, params)
+    driver = conn.sync_connection.connection.driver_connection if conn.sync_connection else None
+    if isinstance(driver, LoopConnection) and driver.inline:
+        try:
+            if isinstance(params, list):
+                driver.connection.executemany(sql, params).close()
+                return []
+            cursor = driver.connection.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.close()
+            return rows
+        except sqlite3.Error as exc:  # as SQLAlchemy raises it (the unit of work maps it)
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+    result = await conn.exec_driver_sql(sql, params)
+    return [tuple(r) for r in result] if result.returns_rows else []
 
 
 def _placeholders(count: int) -> str:
@@ -99,8 +136,7 @@ async def insert_returning(session: AsyncSession, table: Table, names: Sequence[
                + ", ".join([_placeholders(len(names))] * len(chunk))
                + f" RETURNING {_names(dialect, returning)}")
         flat = tuple(v for row in chunk for v in row)
-        result = await _run(session, sql, flat)
-        out.extend(tuple(r) for r in result)
+        out.extend(await _run(session, sql, flat))
     return out
 
 

@@ -148,6 +148,12 @@ class LoopConnection(aiosqlite.Connection):
 
     inline = False
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself: only for a unit of work running inline."""
+        conn: sqlite3.Connection = self._conn
+        return conn
+
     async def _execute(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         if self.inline:
             return fn(*args, **kwargs)
