@@ -14,16 +14,17 @@ These functions run inside the caller's unit of work; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.db import bulk
+from gateway.db.fast import Query
 from gateway.db.models import Account, Card, Entry, Hold, Posting
 from gateway.db.repositories import Balance
 from gateway.db.uow import UnitOfWork
@@ -46,6 +47,33 @@ ENTERPRISE_ACCOUNTS = (
 
 _POSTINGS = cast(Table, Posting.__table__)
 _ENTRIES = cast(Table, Entry.__table__)
+_HOLDS = cast(Table, Hold.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
+_HOLD_COLUMNS = ("reference", "account_id", "amount", "state", "posting_id", "created_at",
+                 "expires_at", "settled_at")
+# Statements of every posting batch, built once (``gateway.db.fast``).
+_PRIOR_POSTINGS = Query(select(
+    Posting.id, Posting.reference, Posting.kind, Posting.enterprise_id, Posting.memo,
+    Posting.reverses_id).where(Posting.reference.in_(bindparam("references", expanding=True))))
+_BALANCES_SELECT = select(
+    Account.id, Account.code, Account.balance, Account.held, Account.allow_negative).where(
+    Account.code.in_(bindparam("codes", expanding=True))).order_by(Account.id)
+_BALANCES = Query(_BALANCES_SELECT)
+_BALANCES_LOCKED = Query(_BALANCES_SELECT.with_for_update(key_share=True))
+_PRIOR_HOLDS = Query(select(Hold.reference, Hold.account_id, Hold.amount).where(
+    Hold.reference.in_(bindparam("references", expanding=True))))
+_OPEN_HOLDS_SELECT = select(Hold.id, Hold.reference, Hold.account_id, Hold.amount,
+                            Hold.state).where(
+    Hold.reference.in_(bindparam("references", expanding=True))).order_by(Hold.id)
+_OPEN_HOLDS = Query(_OPEN_HOLDS_SELECT)
+_OPEN_HOLDS_LOCKED = Query(_OPEN_HOLDS_SELECT.with_for_update(key_share=True))
+_HELD_SELECT = select(Account.id, Account.held).where(
+    Account.id.in_(bindparam("accounts", expanding=True))).order_by(Account.id)
+_HELD = Query(_HELD_SELECT)
+_HELD_LOCKED = Query(_HELD_SELECT.with_for_update(key_share=True))
+_RELEASE = Query(update(Hold).where(Hold.id.in_(bindparam("holds", expanding=True)))
+                 .values(state=bindparam("state"), settled_at=bindparam("settled_at"))
+                 .execution_options(synchronize_session=False))
 _POSTING_COLUMNS = ("reference", "kind", "enterprise_id", "memo", "reverses_id", "created_at")
 
 
@@ -157,10 +185,10 @@ async def post_many(
     """
     for spec in specs:
         spec.check()
-    prior = {p.reference: p for p in await uow.ledger.postings_by_references(
-        {s.reference for s in specs})}
+    prior = {p.reference: Posted(*p) for p in await _PRIOR_POSTINGS.rows(
+        uow.session, {"references": list({s.reference for s in specs})})}
     codes = {leg.account for s in specs for leg in s.legs}
-    accounts = {a.code: a for a in await uow.ledger.balances_by_codes(codes, for_update=True)}
+    accounts = await balances(uow, codes)
     outcomes: list[Posted | GatewayError | PostingSpec] = []
     fresh: list[PostingSpec] = []
     fresh_refs: set[str] = set()
@@ -227,7 +255,7 @@ async def _insert(
 
 
 async def _replay(
-    uow: UnitOfWork, spec: PostingSpec, row: Posting, accounts: dict[str, Balance]
+    uow: UnitOfWork, spec: PostingSpec, row: Posted, accounts: dict[str, Balance]
 ) -> Posted | GatewayError:
     by_id = {a.id: a.code for a in accounts.values()}
     legs = {(by_id.get(e.account_id), e.amount) for e in await uow.ledger.entries_of([row.id])}
@@ -235,7 +263,14 @@ async def _replay(
         return IdempotencyKeyReused(
             f"posting reference {spec.reference} was used for a different posting"
         )
-    return Posted.of(row)
+    return row
+
+
+async def balances(uow: UnitOfWork, codes: Collection[str]) -> dict[str, Balance]:
+    """The accounts' balances by code (no ORM objects), locked in id order on PostgreSQL."""
+    query = _BALANCES if uow.is_sqlite else _BALANCES_LOCKED
+    return {row.code: Balance(*row) for row in await query.rows(
+        uow.session, {"codes": list(codes)})}
 
 
 async def hold(
@@ -265,21 +300,23 @@ async def hold(
 
 
 async def hold_many(uow: UnitOfWork, holds: Sequence[tuple[str, str, int]]) -> None:
-    """``hold`` for many (reference, account code, fen) at once, in two queries and one
-    executemany (top-up requests committed together); idempotent by reference, as ``hold``."""
-    existing = {h.reference: h for h in await uow.ledger.session.scalars(
-        select(Hold).where(Hold.reference.in_([ref for ref, _, _ in holds])))}
-    accounts = {a.code: a for a in await uow.ledger.accounts_by_codes(
-        {code for _, code, _ in holds}, for_update=True)}
-    fresh: dict[str, dict[str, Any]] = {}
+    """``hold`` for many (reference, account code, fen) at once (top-up requests committed
+    together); idempotent by reference, as ``hold``. Four statements, no ORM objects: the holds
+    already made, the accounts (locked in id order), the new holds, the accounts' new
+    ``held``; accounts this session loaded as objects see it too."""
+    session, now = uow.ledger.session, uow.clock()
+    existing = {ref: (account, amount) for ref, account, amount in await _PRIOR_HOLDS.rows(
+        session, {"references": list({ref for ref, _, _ in holds})})}
+    accounts = await balances(uow, {code for _, code, _ in holds})
+    fresh: dict[str, tuple[Any, ...]] = {}
+    held: dict[int, int] = {}
     for reference, code, amount in holds:
         acct = accounts.get(code)
         if acct is None:
             raise NotFound(f"ledger account {code} not found")
         prior = existing.get(reference)
         if prior is not None or reference in fresh:
-            same = (prior.account_id, prior.amount) if prior is not None else (
-                fresh[reference]["account_id"], fresh[reference]["amount"])
+            same = prior if prior is not None else fresh[reference][1:3]
             if same != (acct.id, amount):
                 raise IdempotencyKeyReused(f"hold reference {reference} was used for another "
                                            "hold")
@@ -291,11 +328,17 @@ async def hold_many(uow: UnitOfWork, holds: Sequence[tuple[str, str, int]]) -> N
                 f"{code} has {acct.balance - acct.held} fen available, {amount} needed",
                 available_fen=acct.balance - acct.held)
         acct.held += amount
-        fresh[reference] = {"reference": reference, "account_id": acct.id, "amount": amount,
-                            "state": HoldState.HELD, "posting_id": None,
-                            "created_at": uow.clock(), "expires_at": None, "settled_at": None}
-    if fresh:
-        await uow.ledger.session.execute(insert(Hold), list(fresh.values()))
+        held[acct.id] = acct.held
+        fresh[reference] = (reference, acct.id, amount, HoldState.HELD, None, now, None, None)
+    if not fresh:
+        return
+    await bulk.insert_rows(session, _HOLDS, _HOLD_COLUMNS, list(fresh.values()))
+    await bulk.update_rows(session, _ACCOUNTS, ("held", "updated_at", "id"),
+                           [(value, now, account) for account, value in held.items()])
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.id in held:
+            set_committed_value(obj, "held", held[obj.id])
+            set_committed_value(obj, "updated_at", now)
 
 
 async def release(uow: UnitOfWork, reference: str) -> Hold:
@@ -312,10 +355,9 @@ async def release_many(uow: UnitOfWork, references: Sequence[str]) -> dict[int, 
 
     The holds are locked in id order, then their accounts (as ``release`` does, one by one).
     """
-    stmt = (select(Hold.id, Hold.reference, Hold.account_id, Hold.amount, Hold.state)
-            .where(Hold.reference.in_(references)).order_by(Hold.id)
-            .with_for_update(key_share=True))
-    rows = (await uow.ledger.session.execute(stmt)).all()
+    session, now = uow.ledger.session, uow.clock()
+    rows = await (_OPEN_HOLDS if uow.is_sqlite else _OPEN_HOLDS_LOCKED).rows(
+        session, {"references": list(references)})
     missing = set(references) - {r.reference for r in rows}
     if missing:
         raise NotFound(f"hold {sorted(missing)[0]} not found")
@@ -329,15 +371,13 @@ async def release_many(uow: UnitOfWork, references: Sequence[str]) -> dict[int, 
     held_ids = [r.id for r in rows if r.state is HoldState.HELD]
     if not held_ids:
         return released
-    session, now = uow.ledger.session, uow.clock()
-    accounts = (await session.execute(
-        select(Account.id, Account.held).where(Account.id.in_(list(released)))
-        .order_by(Account.id).with_for_update(key_share=True))).all()
+    accounts = await (_HELD if uow.is_sqlite else _HELD_LOCKED).rows(
+        session, {"accounts": list(released)})
     held_now = {a.id: a.held - released[a.id] for a in accounts}
-    await session.execute(update(Account), [
-        {"id": account, "held": held, "updated_at": now} for account, held in held_now.items()])
-    await session.execute(update(Hold).where(Hold.id.in_(held_ids)).execution_options(
-        synchronize_session=False).values(state=HoldState.RELEASED, settled_at=now))
+    await bulk.update_rows(session, _ACCOUNTS, ("held", "updated_at", "id"),
+                           [(held, now, account) for account, held in held_now.items()])
+    await _RELEASE.run(session, {"holds": held_ids, "state": HoldState.RELEASED,
+                                 "settled_at": now})
     _synchronise(session, held_now, set(held_ids), now)
     return released
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, select
 
+from gateway.db import bulk
+from gateway.db.fast import Query
 from gateway.db.models import Account, Card, TerminalRecord
 from gateway.db.models_ota import BalanceReport, OtaTopup
 from gateway.db.repositories import Page
@@ -60,16 +62,12 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
     if not items:
         return []
     codes = {ledger.purse_code(i.card_id) for i in items}
-    purses = {r.card_id: r for r in (await uow.session.execute(
-        select(Account.card_id, Account.balance, Account.held).where(
-            Account.code.in_(codes)))).all()}
-    counted = [i.card_id for i in items if i.load_counter is not None]
+    purses = {r.card_id: r for r in await _PURSES.rows(uow.session, {"codes": list(codes)})}
+    counted = list({i.card_id for i in items if i.load_counter is not None})
     loads: dict[int, int] = {}
     if counted:
-        loads = {int(cid): int(n) for cid, n in await uow.session.execute(
-            select(OtaTopup.card_id, func.count()).where(
-                OtaTopup.card_id.in_(counted), OtaTopup.state == JobState.CONFIRMED)
-            .group_by(OtaTopup.card_id))}
+        loads = {int(cid): int(n) for cid, n in await _LOADS.rows(uow.session,
+                                                                  {"cards": counted})}
     rows: list[dict[str, Any]] = []
     for item in items:
         purse = purses[item.card_id]
@@ -86,8 +84,21 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
             "load_counter": item.load_counter, "ledger_loads": count,
             "explanation": explanation, "at": uow.clock()})
     # One executemany (the ORM would insert row by row to learn each id).
-    await uow.session.execute(insert(BalanceReport), rows)
+    await bulk.insert_rows(uow.session, _REPORTS, _REPORT_COLUMNS,
+                           [tuple(row[c] for c in _REPORT_COLUMNS) for row in rows])
     return [BalanceReport(**row) for row in rows]
+
+
+_REPORTS = cast(Table, BalanceReport.__table__)
+_REPORT_COLUMNS = ("enterprise_id", "card_id", "source", "reference", "reported_fen",
+                   "ledger_fen", "difference_fen", "load_counter", "ledger_loads",
+                   "explanation", "at")
+# Statements of every PoR batch, built once (``gateway.db.fast``).
+_PURSES = Query(select(Account.card_id, Account.balance, Account.held).where(
+    Account.code.in_(bindparam("codes", expanding=True))))
+_LOADS = Query(select(OtaTopup.card_id, func.count()).where(
+    OtaTopup.card_id.in_(bindparam("cards", expanding=True)),
+    OtaTopup.state == JobState.CONFIRMED).group_by(OtaTopup.card_id))
 
 
 async def explain(uow: UnitOfWork, card_id: int, difference: int, load_counter: int | None,
