@@ -26,14 +26,16 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway import cardkeys, identifiers
+from gateway.db import bulk
 from gateway.db.engine import Database
+from gateway.db.fast import Query
 from gateway.db.models import Card
 from gateway.db.models_ota import OtaAlert, OtaAttempt, OtaJob
 from gateway.db.uow import UnitOfWork
@@ -220,6 +222,56 @@ async def _start(uow: UnitOfWork, jobs: dict[int, OtaJob], cards: dict[int, tupl
     return out
 
 
+_JOBS = cast(Table, OtaJob.__table__)
+_ATTEMPTS = cast(Table, OtaAttempt.__table__)
+_JOB_COLUMNS = tuple(c.key for c in _JOBS.columns if c.key != "id")
+_ATTEMPT_COLUMNS = ("job_id", "card_id", "msisdn", "tar", "spi", "counter", "ops", "sent_at")
+
+
+async def add_jobs(uow: UnitOfWork, rows: Sequence[dict[str, Any]],
+                   free: dict[int, tuple[str, bytes]], dispatch: Dispatch | None
+                   ) -> tuple[list[int], list[Outgoing]]:
+    """Insert new pending jobs (``ota_jobs.job_values``, each with its own ``dedupe_key``);
+    their ids, in order. With an engine to send them (``dispatch``), the first job of each
+    card in ``free`` (card id → ICCID and sealed keys: cards with no other job open, locked by
+    the caller) goes in already sent, with its counter and attempt, and its packet is returned
+    for the caller to hand to ``dispatch`` once the transaction commits. What ``start_now``
+    does for jobs added as objects, in a fixed number of statements and without ORM objects
+    (top-up requests committed together)."""
+    first: dict[int, int] = {}
+    if dispatch is not None:
+        for index, row in enumerate(rows):
+            if row["card_id"] in free:
+                first.setdefault(row["card_id"], index)
+    now = uow.clock()
+    counters = await _next_counters(uow, list(first)) if first else {}
+    rows = list(rows)
+    scripts = {}
+    for card_id, index in first.items():
+        assert dispatch is not None
+        row = rows[index] = dict(rows[index])
+        scripts[index] = next_script(row["kind"], row["params"], row["progress"])
+        row.update(state=JobState.SENT, attempts=row["attempts"] + 1,
+                   counter=counters[card_id], not_before=_deadline(now, dispatch.settings),
+                   sent_at=now, updated_at=now)
+    found = await bulk.insert_returning(
+        uow.session, _JOBS, _JOB_COLUMNS, [tuple(r[c] for c in _JOB_COLUMNS) for r in rows],
+        ("id", "dedupe_key"))
+    by_key = {key: int(job_id) for job_id, key in found}
+    ids = [by_key[r["dedupe_key"]] for r in rows]
+    attempts, out = [], []
+    for card_id, index in first.items():
+        assert dispatch is not None
+        row, script = rows[index], scripts[index]
+        attempts.append((ids[index], card_id, row["msisdn"], script.tar.hex(),
+                         dispatch.settings.spi.encode().hex(), row["counter"], script.keys, now))
+        iccid, sealed = free[card_id]
+        out.append(Outgoing(ids[index], card_id, row["msisdn"], row["counter"], script.tar,
+                            script.data, dispatch.keys.get(card_id, iccid, sealed)))
+    await bulk.insert_rows(uow.session, _ATTEMPTS, _ATTEMPT_COLUMNS, attempts)
+    return ids, out
+
+
 def _deadline(now: datetime, settings: OtaSettings) -> datetime:
     return now + timedelta(seconds=settings.policy.por_timeout)
 
@@ -241,10 +293,14 @@ async def _lock_cards(uow: UnitOfWork, card_ids: list[int]) -> dict[int, tuple[s
 
 async def _next_counters(uow: UnitOfWork, card_ids: list[int]) -> dict[int, int]:
     """Each card's next SCP80 counter (TS 102 225 5.1.1: strictly increasing per key set)."""
-    stmt = (update(Card).where(Card.id.in_(card_ids))
-            .values(ota_counter=Card.ota_counter + 1).returning(Card.id, Card.ota_counter)
-            .execution_options(synchronize_session=False))
-    return {int(cid): int(value) for cid, value in await uow.session.execute(stmt)}
+    return {int(cid): int(value)
+            for cid, value in await _NEXT_COUNTERS.rows(uow.session, {"cards": card_ids})}
+
+
+_NEXT_COUNTERS = Query(
+    update(Card).where(Card.id.in_(bindparam("cards", expanding=True)))
+    .values(ota_counter=Card.ota_counter + 1).returning(Card.id, Card.ota_counter)
+    .execution_options(synchronize_session=False))
 
 
 async def unsent(uow: UnitOfWork, failures: Sequence[tuple[Outgoing, str]],
@@ -342,15 +398,10 @@ _Card = tuple[int, str, bytes, int]  # id, ICCID, sealed keys, enterprise
 
 async def _candidate_cards(uow: UnitOfWork, numbers: set[str]) -> dict[str, list[_Card]]:
     """Cards that were sent packets at each number (usually one; two after a replacement)."""
-    pairs = (await uow.session.execute(select(OtaAttempt.msisdn, OtaAttempt.card_id).where(
-        OtaAttempt.msisdn.in_(numbers)).distinct())).all()
-    ids = {cid for _, cid in pairs}
-    rows = await uow.session.execute(select(Card.id, Card.iccid, Card.keys_sealed,
-                                            Card.enterprise_id).where(Card.id.in_(ids)))
-    by_id = {int(r[0]): (int(r[0]), str(r[1]), bytes(r[2]), int(r[3])) for r in rows}
     out: dict[str, list[_Card]] = {}
-    for number, cid in pairs:
-        out.setdefault(number, []).append(by_id[cid])
+    for number, cid, iccid, sealed, enterprise in await _CANDIDATES.rows(
+            uow.session, {"numbers": list(numbers)}):
+        out.setdefault(number, []).append((int(cid), str(iccid), bytes(sealed), int(enterprise)))
     for cards in out.values():
         cards.sort(key=lambda c: -c[0])  # the newest card first
     return out
@@ -378,13 +429,22 @@ async def _attempts(uow: UnitOfWork, verified: Sequence[_Verified]
                     ) -> dict[tuple[int, int], tuple[OtaAttempt, OtaJob]]:
     if not verified:
         return {}
-    stmt = (select(OtaAttempt, OtaJob).join(OtaJob, OtaJob.id == OtaAttempt.job_id)
-            .where(OtaAttempt.card_id.in_({v.card_id for v in verified}),
-                   OtaAttempt.counter.in_({v.por.counter for v in verified})))
-    if not uow.is_sqlite:
-        stmt = stmt.with_for_update(of=OtaJob)
-    rows = (await uow.session.execute(stmt)).all()
+    stmt = _ATTEMPTS_OF if uow.is_sqlite else _ATTEMPTS_OF_LOCKED
+    rows = (await uow.session.execute(stmt, {
+        "cards": list({v.card_id for v in verified}),
+        "counters": list({v.por.counter for v in verified})})).all()
     return {(a.card_id, a.counter): (a, j) for a, j in rows}
+
+
+# Statements of every PoR batch, built once (``gateway.db.fast``).
+_CANDIDATES = Query(
+    select(OtaAttempt.msisdn, OtaAttempt.card_id, Card.iccid, Card.keys_sealed,
+           Card.enterprise_id).join(Card, Card.id == OtaAttempt.card_id)
+    .where(OtaAttempt.msisdn.in_(bindparam("numbers", expanding=True))).distinct())
+_ATTEMPTS_OF = (select(OtaAttempt, OtaJob).join(OtaJob, OtaJob.id == OtaAttempt.job_id)
+                .where(OtaAttempt.card_id.in_(bindparam("cards", expanding=True)),
+                       OtaAttempt.counter.in_(bindparam("counters", expanding=True))))
+_ATTEMPTS_OF_LOCKED = _ATTEMPTS_OF.with_for_update(of=OtaJob)
 
 
 async def _apply(uow: UnitOfWork, v: _Verified, found: tuple[OtaAttempt, OtaJob] | None,

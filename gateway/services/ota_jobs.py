@@ -95,15 +95,24 @@ def job_row(card: Card, kind: JobKind, params: dict[str, Any], origin: str, msis
             now: datetime.datetime, policy: Policy | None = None,
             dedupe_key: str | None = None) -> OtaJob:
     """A new pending job (not added to any session)."""
+    return OtaJob(**job_values(card.id, card.enterprise_id, card.member_id, card.iccid, kind,
+                               params, origin, msisdn, now, policy, dedupe_key))
+
+
+def job_values(card_id: int, enterprise_id: int, member_id: int | None, iccid: str,
+               kind: JobKind, params: dict[str, Any], origin: str, msisdn: str,
+               now: datetime.datetime, policy: Policy | None = None,
+               dedupe_key: str | None = None) -> dict[str, Any]:
+    """The columns of a new pending job, for inserts that build no ORM object."""
     ota_core.job_ops(kind, params)  # refuse malformed parameters now, not at sending time
-    return OtaJob(
-        enterprise_id=card.enterprise_id, card_id=card.id, member_id=card.member_id,
-        iccid=card.iccid, msisdn=msisdn, kind=kind, state=JobState.PENDING, origin=origin,
-        params=params, progress=[], result=None, attempts=0,
-        max_attempts=(policy or Policy()).max_attempts, counter=None, not_before=now,
-        dedupe_key=dedupe_key, failure=None, created_at=now, updated_at=now, sent_at=None,
-        finished_at=None,
-    )
+    return {
+        "enterprise_id": enterprise_id, "card_id": card_id, "member_id": member_id,
+        "iccid": iccid, "msisdn": msisdn, "kind": kind, "state": JobState.PENDING,
+        "origin": origin, "params": params, "progress": [], "result": None, "attempts": 0,
+        "max_attempts": (policy or Policy()).max_attempts, "counter": None,
+        "not_before": now, "dedupe_key": dedupe_key, "failure": None, "created_at": now,
+        "updated_at": now, "sent_at": None, "finished_at": None,
+    }
 
 
 def member_number(member: Member) -> str:

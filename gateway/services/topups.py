@@ -24,13 +24,14 @@ import secrets
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, and_, bindparam, select
 
+from gateway.db import bulk
 from gateway.db.engine import Database
-from gateway.db.models import AuditEntry, Card, CardApp, IdempotencyKey, Member
+from gateway.db.fast import Query
+from gateway.db.models import Account, AuditEntry, Card, CardApp, IdempotencyKey, Member
 from gateway.db.models_ota import OtaJob, OtaTopup
 from gateway.db.uow import Retryable, UnitOfWork
 from gateway.domain import AccountKind, AppKind, AppState, CardState, PostingKind
@@ -41,10 +42,10 @@ from gateway.errors import (
     NotFound,
     ValidationError,
 )
-from gateway.ota_core import JobKind, JobState, Policy, topup_params
+from gateway.ota_core import OPEN_STATES, JobKind, JobState, Policy, topup_params
 from gateway.services import cards, ledger, ota_flow, views
 from gateway.services.base import Deps, IdemKey, Principal, View, audit, read, transact
-from gateway.services.ota_jobs import OtaSettings, job_row, job_view, new_job
+from gateway.services.ota_jobs import OtaSettings, job_values, job_view, new_job
 from ota.onecard_apdu import MAX_AMOUNT_FEN, TRANSACTION_ID_LENGTH
 
 log = logging.getLogger(__name__)
@@ -103,13 +104,18 @@ async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: 
 
 def check_purse(card: Card, purse: CardApp | None, balance_fen: int, amount_fen: int) -> None:
     """Refuse a top-up the card could not take: card not active, no purse, over its limit."""
-    if card.state is not CardState.ACTIVE:
-        raise InvalidState(f"card {card.iccid} is {card.state.value}: no top-up",
-                           state=card.state.value)
-    if purse is None or purse.state is not AppState.ACTIVE:
+    _check(card.iccid, card.state, purse.state if purse is not None else None,
+           purse.data if purse is not None else None, balance_fen, amount_fen)
+
+
+def _check(iccid: str, state: CardState, purse_state: AppState | None,
+           purse_data: dict[str, Any] | None, balance_fen: int, amount_fen: int) -> None:
+    if state is not CardState.ACTIVE:
+        raise InvalidState(f"card {iccid} is {state.value}: no top-up", state=state.value)
+    if purse_state is not AppState.ACTIVE:
         raise InvalidState("the purse (消费) application is not active on this card",
                            state="no_purse")
-    limit = purse.data.get("purse_limit_fen")
+    limit = (purse_data or {}).get("purse_limit_fen")
     if isinstance(limit, int) and balance_fen + amount_fen > limit:
         raise InvalidState(f"the card holds at most {limit} fen; it has {balance_fen}",
                            state="purse_limit", limit_fen=limit)
@@ -158,19 +164,17 @@ async def confirm_many(uow: UnitOfWork, jobs: Sequence[OtaJob]) -> dict[int, Con
     By job id. A batch of confirmations costs a fixed number of statements, and loads no row
     as an object (they are many, and only a few columns change).
     """
-    rows = {r.job_id: r for r in (await uow.session.execute(
-        select(OtaTopup.id, OtaTopup.job_id, OtaTopup.hold_ref, OtaTopup.amount_fen,
-               OtaTopup.transaction_id).where(OtaTopup.job_id.in_([j.id for j in jobs])))).all()}
+    rows = {r.job_id: r for r in await _OF_JOBS.rows(uow.session,
+                                                     {"jobs": [j.id for j in jobs]})}
     missing = [j.id for j in jobs if j.id not in rows]
     if missing:
         raise NotFound(f"no top-up for OTA job {missing[0]}")
     await ledger.release_many(uow, [rows[j.id].hold_ref for j in jobs])
     now = uow.clock()
-    await uow.session.execute(update(OtaTopup), [{
-        "id": rows[j.id].id, "state": JobState.CONFIRMED, "confirmed_at": now,
-        "updated_at": now, "card_balance_fen": int((j.result or {})["balance_fen"]),
-        "load_counter": int((j.result or {})["load_counter"]),
-        "replayed": bool((j.result or {})["replayed"])} for j in jobs])
+    await bulk.update_rows(uow.session, _TOPUPS, _CONFIRMED_COLUMNS, [(
+        JobState.CONFIRMED, now, now, int((j.result or {})["balance_fen"]),
+        int((j.result or {})["load_counter"]), bool((j.result or {})["replayed"]),
+        rows[j.id].id) for j in jobs])
     return {j.id: Confirmed(rows[j.id].id, rows[j.id].amount_fen, rows[j.id].transaction_id)
             for j in jobs}
 
@@ -266,14 +270,19 @@ class Batcher:
 
     async def _run(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            self.largest = max(self.largest, len(batch))
+            # Filled once the transaction holds the write lock: requests that arrive while it
+            # waits for the lock go in this transaction, not the next.
+            batch: list[Ask] = []
             try:
                 try:
                     outcomes = await self._together(batch)
                 except GatewayError:
+                    if not batch:  # the lock never came: this round takes them alone
+                        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                     outcomes = [await self._alone(ask) for ask in batch]
             except Exception as exc:  # a bug: every request of the batch hears of it
+                if not batch:
+                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 outcomes = [GatewayError(f"top-up failed: {type(exc).__name__}")] * len(batch)
                 log.exception("top-up batch failed")
             for ask, outcome in zip(batch, outcomes, strict=True):
@@ -293,12 +302,17 @@ class Batcher:
             return exc
 
     async def _together(self, batch: list[Ask]) -> list[View | GatewayError]:
-        if len(batch) == 1:
-            return [await self._alone(batch[0])]
+        """The requests waiting, in one transaction (``batch`` is filled with them once the
+        write lock is held, and kept for a retry)."""
         dispatch = ota_flow.dispatch_for(self.deps.database)
         for attempt in range(3):
             try:
                 async with self.deps.uow(inline=True) as uow:
+                    if not batch:
+                        batch[:], self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                        self.largest = max(self.largest, len(batch))
+                    if not batch:
+                        return []
                     outcomes, started = await _batch_work(uow, batch, self.policy, dispatch)
                     await uow.commit()
                 if dispatch is not None and started:
@@ -316,20 +330,18 @@ async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask], policy: Policy,
     outcomes: list[View | GatewayError | None] = [None] * len(batch)
     started: list[ota_flow.Outgoing] = []
     fresh = await _replays(uow, batch, outcomes)
-    checked = await _checked(uow, batch, fresh, outcomes)
+    checked = await _checked(uow, batch, fresh, outcomes, dispatch is not None)
     if checked:
         views = await _open_many(uow, [(batch[i], card) for i, card in checked], policy,
                                  dispatch, started)
         keys = []
+        now = uow.clock()
         for (i, _), view in zip(checked, views, strict=True):
             outcomes[i] = view
             idem = batch[i].idem
             if idem is not None:
-                keys.append({"scope": batch[i].principal.actor, "key": idem.key,
-                             "fingerprint": idem.fingerprint, "response": view,
-                             "created_at": uow.clock()})
-        if keys:
-            await uow.session.execute(insert(IdempotencyKey), keys)
+                keys.append((batch[i].principal.actor, idem.key, idem.fingerprint, view, now))
+        await bulk.insert_rows(uow.session, _IDEMPOTENCY, _IDEMPOTENCY_COLUMNS, keys)
     for i, ask in enumerate(batch):  # the same key twice in one batch: one top-up
         if outcomes[i] is None and ask.idem is not None:
             first = next(j for j, other in enumerate(batch) if other.idem is not None
@@ -344,20 +356,21 @@ async def _replays(uow: UnitOfWork, batch: Sequence[Ask],
                    outcomes: list[View | GatewayError | None]) -> list[int]:
     """Answer requests whose Idempotency-Key was seen; the indices left to process."""
     keyed = [(a.principal.actor, a.idem.key) for a in batch if a.idem is not None]
-    prior = {}
+    prior: dict[tuple[str, str], tuple[str, View | None]] = {}
     if keyed:
-        stmt = select(IdempotencyKey).where(
-            IdempotencyKey.scope.in_({k[0] for k in keyed}),
-            IdempotencyKey.key.in_({k[1] for k in keyed}))
-        prior = {(r.scope, r.key): r for r in await uow.session.scalars(stmt)}
+        rows = await _PRIOR_KEYS.rows(uow.session, {
+            "scopes": list({k[0] for k in keyed}), "keys": list({k[1] for k in keyed})})
+        prior = {(scope, key): (fingerprint, response)
+                 for scope, key, fingerprint, response in rows}
     fresh, seen = [], set()
     for i, ask in enumerate(batch):
         if ask.idem is not None:
             key = (ask.principal.actor, ask.idem.key)
             row = prior.get(key)
             if row is not None:
-                outcomes[i] = (row.response if row.fingerprint == ask.idem.fingerprint
-                               and row.response is not None else IdempotencyKeyReused(
+                fingerprint, response = row
+                outcomes[i] = (response if fingerprint == ask.idem.fingerprint
+                               and response is not None else IdempotencyKeyReused(
                                    "this Idempotency-Key was used with a different request",
                                    key=ask.idem.key))
                 continue
@@ -368,18 +381,41 @@ async def _replays(uow: UnitOfWork, batch: Sequence[Ask],
     return fresh
 
 
+@dataclass(frozen=True, slots=True)
+class _Card:
+    """What a top-up request needs of its card, read in one statement (no ORM object)."""
+
+    id: int
+    iccid: str
+    enterprise_id: int
+    member_id: int
+    state: CardState
+    keys_sealed: bytes
+    purse_state: AppState | None
+    purse_data: dict[str, Any] | None
+    balance: int
+    msisdn: str | None
+    busy: bool  # another job of the card is open: the new one waits its turn
+
+
 async def _checked(uow: UnitOfWork, batch: Sequence[Ask], fresh: list[int],
-                   outcomes: list[View | GatewayError | None]) -> list[tuple[int, Card]]:
-    """The requests the rules accept, with their (locked) cards; refusals into ``outcomes``."""
-    iccids = {batch[i].iccid for i in fresh}
-    stmt = select(Card).where(Card.iccid.in_(iccids)).order_by(Card.id)
-    if not uow.is_sqlite:
-        stmt = stmt.with_for_update(key_share=True)
-    found = {c.iccid: c for c in await uow.session.scalars(stmt)}
-    purses = {a.card_id: a for a in await uow.apps.for_cards([c.id for c in found.values()])
-              if a.app is AppKind.PURSE}
-    balances = {a.card_id: a.balance for a in await uow.ledger.accounts_by_codes(
-        [ledger.purse_code(c.id) for c in found.values()])}
+                   outcomes: list[View | GatewayError | None],
+                   dispatch: bool) -> list[tuple[int, _Card]]:
+    """The requests the rules accept, with their (locked) cards; refusals into ``outcomes``.
+
+    Card, purse application, purse balance and member number in one statement; with an
+    engine to hand the CREDITs to (``dispatch``), the cards that have a job open in another."""
+    rows = await (_CARDS if uow.is_sqlite else _CARDS_LOCKED).rows(
+        uow.session, {"iccids": list({batch[i].iccid for i in fresh})})
+    busy: set[int] = set()
+    if dispatch and rows:
+        # On PostgreSQL after the cards are locked: a claim committed before is seen, a
+        # claim after skips the locked card.
+        busy = {r.card_id for r in await _BUSY.rows(uow.session, {"cards": [r.id for r in rows]})}
+    found = {r.iccid: _Card(r.id, r.iccid, r.enterprise_id, r.member_id, r.state,
+                            r.keys_sealed, r.purse_state, r.purse_data, r.balance or 0,
+                            r.msisdn, r.id in busy) for r in rows}
+    balances = {card.id: card.balance for card in found.values()}
     accepted = []
     for i in fresh:
         ask = batch[i]
@@ -388,20 +424,26 @@ async def _checked(uow: UnitOfWork, batch: Sequence[Ask], fresh: list[int],
             if card is None:
                 raise NotFound(f"card {ask.iccid} not found")
             ask.principal.check_tenant(card.enterprise_id, f"card {ask.iccid}")
-            check_purse(card, purses.get(card.id), balances.get(card.id, 0), ask.amount_fen)
+            _check(card.iccid, card.state, card.purse_state, card.purse_data,
+                   balances[card.id], ask.amount_fen)
+            if card.msisdn is None:
+                raise InvalidState(f"card {card.iccid} has no member number to send to",
+                                   state=card.state.value)
         except GatewayError as exc:
             outcomes[i] = exc
             continue
-        balances[card.id] = balances.get(card.id, 0) + ask.amount_fen
+        balances[card.id] += ask.amount_fen
         accepted.append((i, card))
     return accepted
 
 
-async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]], policy: Policy,
+async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, _Card]], policy: Policy,
                      dispatch: ota_flow.Dispatch | None,
                      started: list[ota_flow.Outgoing]) -> list[View]:
     """Post, hold and queue the CREDIT of each accepted request: a fixed number of statements
-    (rows go in by executemany; the few ids needed are read back by their unique keys)."""
+    (rows go in by executemany, ids come back by RETURNING); with an engine to hand them to,
+    the first CREDIT of each card with no job open goes in already sent (``started``)."""
+    now = uow.clock()
     txns = [secrets.token_bytes(TRANSACTION_ID_LENGTH) for _ in items]
     refs = [reference(t) for t in txns]
     specs = [ledger.transfer(ref, PostingKind.TOPUP, card.enterprise_id,
@@ -414,46 +456,66 @@ async def _open_many(uow: UnitOfWork, items: Sequence[tuple[Ask, Card]], policy:
             raise outcome
     await ledger.hold_many(uow, [(ref, ledger.purse_code(card.id), ask.amount_fen)
                                  for ref, (ask, card) in zip(refs, items, strict=True)])
-    numbers = dict((await uow.session.execute(select(Member.id, Member.msisdn).where(
-        Member.id.in_({card.member_id for _, card in items})))).all())
-    now = uow.clock()
-    jobs = [job_row(card, JobKind.TOPUP, topup_params(ask.amount_fen, txn), "api",
-                    numbers[card.member_id], now, policy, dedupe_key=ref)
+    jobs = [job_values(card.id, card.enterprise_id, card.member_id, card.iccid, JobKind.TOPUP,
+                       topup_params(ask.amount_fen, txn), "api", card.msisdn or "", now,
+                       policy, dedupe_key=ref)
             for txn, ref, (ask, card) in zip(txns, refs, items, strict=True)]
-    await uow.session.execute(insert(OtaJob), [_columns(j) for j in jobs])
-    job_ids = dict((await uow.session.execute(select(OtaJob.dedupe_key, OtaJob.id).where(
-        OtaJob.dedupe_key.in_(refs)))).all())
-    for job in jobs:
-        job.id = job_ids[job.dedupe_key]
-    rows = [_topup_row(card, ask, txn, job.id, now)
-            for txn, job, (ask, card) in zip(txns, jobs, items, strict=True)]
-    await uow.session.execute(insert(OtaTopup), [_columns(r) for r in rows])
-    topup_ids = dict((await uow.session.execute(select(OtaTopup.transaction_id, OtaTopup.id)
-                                                .where(OtaTopup.transaction_id.in_(
-                                                    [t.hex() for t in txns])))).all())
-    for row in rows:
-        row.id = topup_ids[row.transaction_id]
-    if dispatch is not None:
-        started.extend(await ota_flow.start_now(uow, jobs, dispatch.keys, dispatch.settings))
-    await uow.session.execute(insert(AuditEntry), [{
-        "at": now, "actor": ask.principal.actor, "role": ask.principal.role,
-        "enterprise_id": card.enterprise_id, "action": "card.topup", "target_type": "card",
-        "target_id": card.iccid, "request_id": ask.principal.request_id,
-        "detail": {"amount_fen": ask.amount_fen, "topup_id": row.id, "job_id": job.id}}
-        for row, job, (ask, card) in zip(rows, jobs, items, strict=True)])
-    return [topup_view(row, job) for row, job in zip(rows, jobs, strict=True)]
+    free = {card.id: (card.iccid, card.keys_sealed) for _, card in items if not card.busy}
+    job_ids, out = await ota_flow.add_jobs(uow, jobs, free, dispatch)
+    started.extend(out)
+    sent = {o.job_id for o in out}
+    topup_rows = [(card.enterprise_id, card.id, card.member_id, card.iccid, ask.amount_fen,
+                   txn.hex(), job_id, JobState.PENDING, ref, ref, None, None, None,
+                   ask.principal.actor, now, now, None, None)
+                  for txn, ref, job_id, (ask, card) in zip(txns, refs, job_ids, items,
+                                                           strict=True)]
+    topup_ids = {str(txn): int(topup_id) for topup_id, txn in await bulk.insert_returning(
+        uow.session, _TOPUPS, _TOPUP_COLUMNS, topup_rows, ("id", "transaction_id"))}
+    made = [{
+        "id": topup_ids[txn.hex()], "iccid": card.iccid, "enterprise_id": card.enterprise_id,
+        "amount_fen": ask.amount_fen, "state": JobState.PENDING.value, "job_id": job_id,
+        "card_balance_fen": None, "load_counter": None, "replayed": None,
+        "attempts": 1 if job_id in sent else 0, "failure": None,
+        "requested_by": ask.principal.actor, "created_at": views.ts(now),
+        "confirmed_at": None, "reversed_at": None,
+    } for txn, job_id, (ask, card) in zip(txns, job_ids, items, strict=True)]
+    await bulk.insert_rows(uow.session, _AUDIT, _AUDIT_COLUMNS, [
+        (now, ask.principal.actor, ask.principal.role, card.enterprise_id, "card.topup", "card",
+         card.iccid, {"amount_fen": ask.amount_fen, "topup_id": view["id"], "job_id": job_id},
+         ask.principal.request_id)
+        for view, job_id, (ask, card) in zip(made, job_ids, items, strict=True)])
+    return made
 
 
-def _columns(row: OtaJob | OtaTopup) -> dict[str, Any]:
-    """A transient row's column values, for a Core executemany."""
-    return {c.key: getattr(row, c.key) for c in row.__table__.columns if c.key != "id"}
-
-
-def _topup_row(card: Card, ask: Ask, txn: bytes, job_id: int, now: datetime) -> OtaTopup:
-    ref = reference(txn)
-    return OtaTopup(
-        enterprise_id=card.enterprise_id, card_id=card.id, member_id=card.member_id,
-        iccid=card.iccid, amount_fen=ask.amount_fen, transaction_id=txn.hex(), job_id=job_id,
-        state=JobState.PENDING, posting_ref=ref, hold_ref=ref, card_balance_fen=None,
-        load_counter=None, replayed=None, requested_by=ask.principal.actor, created_at=now,
-        updated_at=now, confirmed_at=None, reversed_at=None)
+_TOPUPS = cast(Table, OtaTopup.__table__)
+_TOPUP_COLUMNS = tuple(c.key for c in _TOPUPS.columns if c.key != "id")
+_CONFIRMED_COLUMNS = ("state", "confirmed_at", "updated_at", "card_balance_fen",
+                      "load_counter", "replayed", "id")
+_AUDIT = cast(Table, AuditEntry.__table__)
+_AUDIT_COLUMNS = ("at", "actor", "role", "enterprise_id", "action", "target_type", "target_id",
+                  "detail", "request_id")
+_IDEMPOTENCY = cast(Table, IdempotencyKey.__table__)
+_IDEMPOTENCY_COLUMNS = ("scope", "key", "fingerprint", "response", "created_at")
+# Statements of every batch, built once (building a statement costs more than SQLite runs it).
+_OF_JOBS = Query(select(
+    OtaTopup.id, OtaTopup.job_id, OtaTopup.hold_ref, OtaTopup.amount_fen,
+    OtaTopup.transaction_id).where(OtaTopup.job_id.in_(bindparam("jobs", expanding=True))))
+_PRIOR_KEYS = Query(select(
+    IdempotencyKey.scope, IdempotencyKey.key, IdempotencyKey.fingerprint,
+    IdempotencyKey.response).where(
+    IdempotencyKey.scope.in_(bindparam("scopes", expanding=True)),
+    IdempotencyKey.key.in_(bindparam("keys", expanding=True))))
+_CARDS_SELECT = (
+    select(Card.id, Card.iccid, Card.enterprise_id, Card.member_id, Card.state,
+           Card.keys_sealed, CardApp.state.label("purse_state"),
+           CardApp.data.label("purse_data"), Account.balance, Member.msisdn)
+    .join(Member, Member.id == Card.member_id)
+    .outerjoin(CardApp, and_(CardApp.card_id == Card.id, CardApp.app == AppKind.PURSE))
+    # The purse account is the card's only account (``ledger.open_purse``).
+    .outerjoin(Account, and_(Account.card_id == Card.id, Account.kind == AccountKind.PURSE))
+    .where(Card.iccid.in_(bindparam("iccids", expanding=True))).order_by(Card.id))
+_CARDS = Query(_CARDS_SELECT)
+_CARDS_LOCKED = Query(_CARDS_SELECT.with_for_update(of=Card, key_share=True))
+_BUSY = Query(select(OtaJob.card_id).where(
+    OtaJob.card_id.in_(bindparam("cards", expanding=True)),
+    OtaJob.state.in_(sorted(OPEN_STATES))).distinct())

@@ -191,10 +191,11 @@ class OtaEngine:
             await self._por_wake.wait()
             self._por_wake.clear()
             while self._pors:
-                batch = self._pors[:self.settings.por_batch]
-                del self._pors[:len(batch)]
+                # Filled once the transaction holds the write lock: PoRs that arrive while it
+                # waits for the lock go in this transaction, not the next.
+                batch: list[tuple[PorIn, asyncio.Future[str]]] = []
                 try:
-                    labels = await self._apply_pors([item for item, _ in batch])
+                    labels = await self._apply_pors(batch)
                 except GatewayError as exc:
                     self._pors[:0] = batch
                     delay = _RETRY_S[min(failures, len(_RETRY_S) - 1)]
@@ -214,10 +215,17 @@ class OtaEngine:
                         future.set_result(label)
                 self._wake.set()  # confirmed jobs free their cards' next jobs
 
-    async def _apply_pors(self, items: list[PorIn]) -> list[str]:
+    async def _apply_pors(self, batch: list[tuple[PorIn, asyncio.Future[str]]]) -> list[str]:
+        """Apply the PoRs waiting (``batch`` is filled with them, and kept for a retry)."""
         async def work() -> tuple[list[str], Effects]:
             fx = Effects()  # afresh for each try: a rolled back try leaves nothing behind
             async with self.deps.uow(inline=True) as uow:
+                if not batch:
+                    batch.extend(self._pors[:self.settings.por_batch])
+                    del self._pors[:len(batch)]
+                if not batch:
+                    return [], fx
+                items = [item for item, _ in batch]
                 labels = await ota_flow.apply_pors(uow, self.keys, self.settings, items, fx)
                 await fx.flush(uow)
                 await uow.commit()
