@@ -216,7 +216,10 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
 
     async def _claim(self, limit: int) -> list[tuple[_Sending, list[tuple[int, SubmitSm]]]]:
-        async with self.deps.uow() as uow:
+        # Inline (statements on the loop once the write lock is held): through the
+        # connection's thread, each statement would wait for the loop to come round again
+        # while holding SQLite's one write lock, and OTA top-ups queue behind it.
+        async with self.deps.uow(inline=True) as uow:
             session, now = uow.session, uow.clock()
             lease = now + timedelta(seconds=self.settings.lease_s)
             quiet = in_quiet_hours(self.settings.quiet_hours, now)
