@@ -22,7 +22,7 @@ from sqlalchemy import Dialect, Table, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.engine import LoopConnection
+from gateway.db.engine import inline_driver
 
 Row = Sequence[Any]
 # SQLite (3.32+) binds up to 32,766 parameters a statement; multi-row VALUES stay well below.
@@ -77,9 +77,8 @@ async def _run(session: AsyncSession, sql: str, params: Any) -> list[tuple[Any, 
     In a unit of work running inline (``gateway.db.engine.LoopConnection``) the statement
     goes straight to SQLite's connection: through SQLAlchemy the call itself would cost more
     than the statement."""
-    conn = await session.connection()
-    driver = conn.sync_connection.connection.driver_connection if conn.sync_connection else None
-    if isinstance(driver, LoopConnection) and driver.inline:
+    driver = inline_driver(session)
+    if driver is not None:
         try:
             if isinstance(params, list):
                 driver.connection.executemany(sql, params).close()
@@ -90,6 +89,7 @@ async def _run(session: AsyncSession, sql: str, params: Any) -> list[tuple[Any, 
             return rows
         except sqlite3.Error as exc:  # as SQLAlchemy raises it (the unit of work maps it)
             raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+    conn = await session.connection()
     result = await conn.exec_driver_sql(sql, params)
     return [tuple(r) for r in result] if result.returns_rows else []
 

@@ -130,6 +130,16 @@ class Database:
 R = TypeVar("R")
 
 
+# ``AsyncSession.info`` key of the LoopConnection of a unit of work that runs inline.
+INLINE_DRIVER = "onecard.inline_driver"
+
+
+def inline_driver(session: AsyncSession) -> LoopConnection | None:
+    """The driver connection of ``session``'s unit of work while it runs inline, else None."""
+    driver: LoopConnection | None = session.info.get(INLINE_DRIVER)
+    return driver if driver is not None and driver.inline else None
+
+
 class LoopConnection(aiosqlite.Connection):
     """An aiosqlite connection with fewer trips to its thread, or none.
 
@@ -139,11 +149,12 @@ class LoopConnection(aiosqlite.Connection):
 
     * a query is one round trip: ``LoopCursor`` executes and fetches its first rows in one
       call; making and closing cursors, ``BEGIN DEFERRED`` and rolling back take no lock and
-      do no I/O, and run in place;
+      do no I/O, and run in place, as does ``BEGIN IMMEDIATE`` unless another process holds
+      the write lock;
     * switched to ``inline`` by a write unit of work once it holds SQLite's write lock (see
       ``gateway.db.uow``), calls run in place: SQLite then waits for no other connection.
-      ``BEGIN`` (which may wait for another process) and ``COMMIT`` (which syncs the file)
-      still go through the thread, so the event loop never waits on a lock or on the disk.
+      ``COMMIT`` (which syncs the file) still goes through the thread, as does a ``BEGIN`` that
+      must wait for another process, so the event loop never waits on a lock or on the disk.
     """
 
     inline = False
@@ -175,12 +186,26 @@ class LoopConnection(aiosqlite.Connection):
             self._conn.rollback()
 
     async def begin(self, mode: str) -> None:
-        """``BEGIN IMMEDIATE`` (it may wait for another process's writer) in one hop;
-        ``BEGIN DEFERRED`` in place (it takes no lock until the first read)."""
+        """``BEGIN DEFERRED`` in place (it takes no lock until the first read). ``BEGIN
+        IMMEDIATE`` in place too when SQLite's write lock is free, as it nearly always is
+        (this process's writers queue on ``Database.write_lock`` first); when another process
+        holds it, in one hop to the thread, where ``busy_timeout`` waits for it."""
         if mode == "DEFERRED":
             self._begin(mode)
-        else:
-            await self.offload(self._begin, mode)
+            return
+        conn = self._conn
+        (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute("PRAGMA busy_timeout = 0").close()
+        try:
+            self._begin(mode)
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}").close()
+        await self.offload(self._begin, mode)
 
     def _begin(self, mode: str) -> None:
         self._conn.execute(f"BEGIN {mode}").close()

@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 
-from gateway.db.engine import LoopConnection
+from gateway.db.engine import inline_driver
 
 Convert = Callable[[Any], Any] | None
 _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
@@ -77,13 +77,11 @@ class Query:
 
     async def _execute(self, session: AsyncSession, params: Mapping[str, Any],
                        rows: bool) -> list[Any]:
-        conn = await session.connection()
-        driver = conn.sync_connection.connection.driver_connection if conn.sync_connection \
-            else None
-        if isinstance(driver, LoopConnection) and driver.inline:
+        driver = inline_driver(session)
+        if driver is not None:
             compiled = self._compiled
             if compiled is None:
-                compiled = self._compiled = _compile(self.statement, conn.dialect)
+                compiled = self._compiled = _compile(self.statement, session.get_bind().dialect)
             bound = _bind(compiled, params)
             if bound is not None:  # None: an empty IN list, which SQLAlchemy renders
                 if session.new or session.dirty or session.deleted:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from gateway.db import bulk
-from gateway.db.engine import Database, LoopConnection
+from gateway.db.engine import INLINE_DRIVER, Database, LoopConnection
 from gateway.db.models import DomainEvent
 from gateway.db.repositories import (
     AdminRepo,
@@ -152,6 +152,7 @@ class UnitOfWork:
         if isinstance(driver, LoopConnection):
             self._driver = driver
             driver.inline = True
+            self.session.info[INLINE_DRIVER] = driver  # gateway.db.fast and bulk use it
 
     async def __aexit__(
         self,

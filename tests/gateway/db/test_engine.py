@@ -52,7 +52,8 @@ async def test_an_inline_writer_runs_statements_in_place_and_syncs_in_the_thread
         await uow.session.execute(text("UPDATE cards SET note = NULL WHERE id < 0"))
         await uow.commit()
     ran = [(sql, here) for sql, here in seen if not sql.startswith("PRAGMA")]
-    assert ran == [("BEGIN", False), ("SELECT", True), ("UPDATE", True), ("COMMIT", False)]
+    # BEGIN IMMEDIATE in place: no other process holds the write lock.
+    assert ran == [("BEGIN", True), ("SELECT", True), ("UPDATE", True), ("COMMIT", False)]
 
 
 async def test_other_units_run_their_statements_in_the_thread(database: Database) -> None:
@@ -63,8 +64,8 @@ async def test_other_units_run_their_statements_in_the_thread(database: Database
     async with UnitOfWork(database, EventBus(), utcnow, readonly=True) as uow:
         await uow.session.execute(text("SELECT count(*) FROM cards"))
     ran = [(sql, here) for sql, here in seen if not sql.startswith("PRAGMA")]
-    # BEGIN DEFERRED takes no lock and ROLLBACK writes nothing: in place, no trip.
-    assert ran == [("BEGIN", False), ("SELECT", False), ("COMMIT", False),
+    # BEGIN takes a free lock or none, and ROLLBACK writes nothing: in place, no trip.
+    assert ran == [("BEGIN", True), ("SELECT", False), ("COMMIT", False),
                    ("BEGIN", True), ("SELECT", False), ("ROLLBACK", True)]
 
 
@@ -96,5 +97,28 @@ async def test_a_write_lock_held_elsewhere_is_storage_unavailable(
             await uow.session.execute(text("UPDATE cards SET note = NULL"))
             await uow.commit()
     finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_an_inline_writer_waits_in_the_thread_for_another_process_s_writer(
+        sqlite_settings: Settings) -> None:
+    path = Path(str(sqlite_settings.database_url).split("///", 1)[1])
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.2, lambda: other.execute("ROLLBACK"))
+    db = Database(sqlite_settings)
+    seen = _trace(db)
+    try:
+        releaser.start()
+        async with UnitOfWork(db, EventBus(), utcnow, inline=True) as uow:
+            await uow.session.execute(text("UPDATE cards SET note = NULL WHERE id < 0"))
+            await uow.commit()
+        begins = [here for sql, here in seen if sql == "BEGIN"]
+        assert begins == [True, False]  # busy in place, then waited for in the thread
+        async with db.engine.connect() as conn:  # the connection's busy_timeout is back
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 30_000
+    finally:
+        releaser.join()
         other.close()
         await db.dispose()
