@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, select
+from sqlalchemy import ColumnElement, Executable, Table, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway import identifiers
+from gateway.db.fast import Query
+from gateway.db.models import Enterprise
 from gateway.db.models_outbox import (
     FINAL_SMS_STATES,
     OutboxMessage,
@@ -135,9 +137,7 @@ async def enqueue_many(uow: UnitOfWork, items: Sequence[Sms]) -> list[int]:
         stmt = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
         return list((await uow.session.scalars(stmt, rows)).all())
     await _insert_ignoring_duplicates(uow, rows)
-    found = await uow.session.execute(
-        select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
-            OutboxMessage.dedupe_key.in_([r["dedupe_key"] for r in keyed])))
+    found = await _BY_KEYS.rows(uow.session, {"keys": [r["dedupe_key"] for r in keyed]})
     by_key = {key: row_id for key, row_id in found}
     plain = [r for r in rows if r["dedupe_key"] is None]
     if plain:
@@ -151,24 +151,32 @@ async def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]
     """Insert the keyed rows; a key already stored (or twice in ``rows``) keeps the first."""
     keyed = [r for r in rows if r["dedupe_key"] is not None]
     dialect = uow.session.get_bind().dialect.name
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    # The table, not the mapped class: a bill run inserts 100,000 rows, and the ORM's bulk
-    # insert path costs more than the statement itself.
-    table = cast(Table, OutboxMessage.__table__)
-    stmt = builder(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = _INSERT_IGNORING.get(dialect)
+    if stmt is None:  # built once: OTA confirmations enqueue a few SMS many times a second
+        builder = pg_insert if dialect == "postgresql" else sqlite_insert
+        # The table, not the mapped class: a bill run inserts 100,000 rows, and the ORM's
+        # bulk insert path costs more than the statement itself.
+        table = cast(Table, OutboxMessage.__table__)
+        stmt = _INSERT_IGNORING[dialect] = builder(table).on_conflict_do_nothing(
+            index_elements=["dedupe_key"])
     await uow.session.execute(stmt, keyed)
 
 
 async def _signatures(uow: UnitOfWork, enterprise_ids: set[int | None]) -> dict[int | None, str]:
-    out: dict[int | None, str] = {}
-    for enterprise_id in enterprise_ids:
-        if enterprise_id is None:
-            continue
-        enterprise = await uow.enterprises.get(enterprise_id)
-        if enterprise is None:
-            raise NotFound("enterprise not found")
-        out[enterprise_id] = enterprise.sms_signature
+    wanted = [e for e in enterprise_ids if e is not None]
+    if not wanted:
+        return {}
+    out: dict[int | None, str] = dict(await _SIGNATURES.rows(uow.session, {"ids": wanted}))
+    if len(out) < len(wanted):
+        raise NotFound("enterprise not found")
     return out
+
+
+_INSERT_IGNORING: dict[str, Executable] = {}
+_BY_KEYS = Query(select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
+    OutboxMessage.dedupe_key.in_(bindparam("keys", expanding=True))))
+_SIGNATURES = Query(select(Enterprise.id, Enterprise.sms_signature).where(
+    Enterprise.id.in_(bindparam("ids", expanding=True))))
 
 
 def _row(item: Sms, signature: str | None, now: datetime) -> dict[str, Any]:
