@@ -139,8 +139,7 @@ async def start_gateway(tmp: Path, port: int) -> tuple[web.AppRunner, Gateway]:
         tmp, operator_token=TOKEN, rate_limit_per_second=1e6, rate_limit_burst=1_000_000,
         log_level="WARNING",
         smsc=SmscSettings("127.0.0.1", port, "gateway", "gw", source_addr=DEFAULT_SERVICE_NUMBER,
-                          window=200),
-        extra={"ota": {"poll_interval_s": 0.05}})
+                          window=200))
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -193,7 +192,6 @@ def service_request(gw: Gateway, enterprise_admin: Principal) -> Request:
     async def request(iccid: str, amount: int) -> tuple[int, int]:
         view = await topups.request(deps, enterprise_admin, iccid, amount,
                                     IdemKey(secrets.token_hex(8), "bench"))
-        gw.engine.wake()  # as the REST handler does
         return int(view["id"]), int(view["job_id"])
 
     return request

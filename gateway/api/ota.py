@@ -82,9 +82,10 @@ async def update_menu(request: web.Request) -> web.Response:
 
 async def topup(request: web.Request) -> web.Response:
     c = Ctx(request)
+    # No wake-up: the request hands its CREDIT to the engine, or wakes the sender itself when
+    # the card has another job open.
     view = await topups.request(c.deps, c.principal, c.iccid_param(), c.body["amount_fen"],
                                 c.idem_required)
-    wake(request.app)
     return ok(view, 202)
 
 

@@ -110,6 +110,9 @@ class Dispatch(Protocol):
 
     def send(self, items: Sequence[Outgoing]) -> None: ...
 
+    def wake(self) -> None:
+        """Jobs were made that wait for the sender (their card has another job open)."""
+
 
 _DISPATCH: weakref.WeakKeyDictionary[Database, Dispatch] = weakref.WeakKeyDictionary()
 
@@ -228,6 +231,13 @@ _JOB_COLUMNS = tuple(c.key for c in _JOBS.columns if c.key != "id")
 _ATTEMPT_COLUMNS = ("job_id", "card_id", "msisdn", "tar", "spi", "counter", "ops", "sent_at")
 
 
+async def any_due(uow: UnitOfWork) -> bool:
+    """Is a pending job due (its card's earlier job done, or its retry time come)? Asked in
+    the transaction that may have made it so (a PoR batch), instead of waking the sender to
+    ask in a transaction of its own."""
+    return bool(await _DUE.rows(uow.session, {"now": uow.clock()}))
+
+
 async def add_jobs(uow: UnitOfWork, rows: Sequence[dict[str, Any]],
                    free: dict[int, tuple[str, bytes]], dispatch: Dispatch | None
                    ) -> tuple[list[int], list[Outgoing]]:
@@ -297,6 +307,8 @@ async def _next_counters(uow: UnitOfWork, card_ids: list[int]) -> dict[int, int]
             for cid, value in await _NEXT_COUNTERS.rows(uow.session, {"cards": card_ids})}
 
 
+_DUE = Query(select(OtaJob.id).where(OtaJob.state == JobState.PENDING,
+                                     OtaJob.not_before <= bindparam("now")).limit(1))
 _NEXT_COUNTERS = Query(
     update(Card).where(Card.id.in_(bindparam("cards", expanding=True)))
     .values(ota_counter=Card.ota_counter + 1).returning(Card.id, Card.ota_counter)

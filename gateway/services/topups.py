@@ -97,8 +97,11 @@ async def request_one(deps: Deps, principal: Principal, iccid: str, amount_fen: 
         return topup_view(topup, job)
 
     view = await transact(deps, principal, work, idem, inline=True)
-    if dispatch is not None and started:
-        dispatch.send(started)  # committed: the CREDIT leaves now
+    if dispatch is not None:
+        if started:
+            dispatch.send(started)  # committed: the CREDIT leaves now
+        elif view["attempts"] == 0:
+            dispatch.wake()  # the card has a job open: the sender takes this one after it
     return view
 
 
@@ -313,10 +316,14 @@ class Batcher:
                         self.largest = max(self.largest, len(batch))
                     if not batch:
                         return []
-                    outcomes, started = await _batch_work(uow, batch, self.policy, dispatch)
+                    outcomes, started, waiting = await _batch_work(uow, batch, self.policy,
+                                                                   dispatch)
                     await uow.commit()
-                if dispatch is not None and started:
-                    dispatch.send(started)  # committed: the CREDITs leave now
+                if dispatch is not None:
+                    if started:
+                        dispatch.send(started)  # committed: the CREDITs leave now
+                    if waiting:
+                        dispatch.wake()  # jobs behind another of their card's: the sender's
                 return outcomes
             except Retryable:
                 if attempt == 2:
@@ -326,7 +333,9 @@ class Batcher:
 
 async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask], policy: Policy,
                       dispatch: ota_flow.Dispatch | None
-                      ) -> tuple[list[View | GatewayError], list[ota_flow.Outgoing]]:
+                      ) -> tuple[list[View | GatewayError], list[ota_flow.Outgoing], bool]:
+    """Outcomes in the order of ``batch``, the packets to send once committed, and whether
+    jobs were left waiting for the sender."""
     outcomes: list[View | GatewayError | None] = [None] * len(batch)
     started: list[ota_flow.Outgoing] = []
     fresh = await _replays(uow, batch, outcomes)
@@ -348,8 +357,8 @@ async def _batch_work(uow: UnitOfWork, batch: Sequence[Ask], policy: Policy,
                          and (other.principal.actor, other.idem.key)
                          == (ask.principal.actor, ask.idem.key))
             outcomes[i] = outcomes[first]
-    return [o if o is not None else GatewayError("top-up not processed")
-            for o in outcomes], started
+    return ([o if o is not None else GatewayError("top-up not processed") for o in outcomes],
+            started, len(started) < len(checked))
 
 
 async def _replays(uow: UnitOfWork, batch: Sequence[Ask],

@@ -195,7 +195,7 @@ class OtaEngine:
                 # waits for the lock go in this transaction, not the next.
                 batch: list[tuple[PorIn, asyncio.Future[str]]] = []
                 try:
-                    labels = await self._apply_pors(batch)
+                    labels, due = await self._apply_pors(batch)
                 except GatewayError as exc:
                     self._pors[:0] = batch
                     delay = _RETRY_S[min(failures, len(_RETRY_S) - 1)]
@@ -213,27 +213,31 @@ class OtaEngine:
                 for (_, future), label in zip(batch, labels, strict=True):
                     if not future.done():
                         future.set_result(label)
-                self._wake.set()  # confirmed jobs free their cards' next jobs
+                if due:
+                    self._wake.set()  # finished jobs freed their cards' next jobs
 
-    async def _apply_pors(self, batch: list[tuple[PorIn, asyncio.Future[str]]]) -> list[str]:
-        """Apply the PoRs waiting (``batch`` is filled with them, and kept for a retry)."""
-        async def work() -> tuple[list[str], Effects]:
+    async def _apply_pors(self, batch: list[tuple[PorIn, asyncio.Future[str]]]
+                          ) -> tuple[list[str], bool]:
+        """Apply the PoRs waiting (``batch`` is filled with them, and kept for a retry); their
+        labels, and whether a pending job is due (the sender has work)."""
+        async def work() -> tuple[list[str], Effects, bool]:
             fx = Effects()  # afresh for each try: a rolled back try leaves nothing behind
             async with self.deps.uow(inline=True) as uow:
                 if not batch:
                     batch.extend(self._pors[:self.settings.por_batch])
                     del self._pors[:len(batch)]
                 if not batch:
-                    return [], fx
+                    return [], fx, False
                 items = [item for item, _ in batch]
                 labels = await ota_flow.apply_pors(uow, self.keys, self.settings, items, fx)
                 await fx.flush(uow)
+                due = await ota_flow.any_due(uow)
                 await uow.commit()
-                return labels, fx
+                return labels, fx, due
 
-        labels, fx = await _retrying(work)
+        labels, fx, due = await _retrying(work)
         self._finished(fx)
-        return labels
+        return labels, due
 
     # -- sending -------------------------------------------------------------------------
 
