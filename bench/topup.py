@@ -23,8 +23,10 @@ Figures:
   ``--seconds``; a rate above what the stack confirms per second shows as a growing queue;
 * ``latency_idle_p50_ms`` / ``latency_idle_p99_ms``: one top-up at a time (``--idle`` of them).
 
-Every top-up must end confirmed, each card's purse must equal what was sent to it, and no PoR
-may be refused. Prints one line per figure, then one JSON line with all of them.
+Each phase starts once the member SMS of the one before are sent (the outbox drained), so that
+it measures its own load. Every top-up must end confirmed, each card's purse must equal what was
+sent to it, and no PoR may be refused. Prints one line per figure, then one JSON line with all
+of them.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from sqlalchemy import func, select
 from gateway import keys
 from gateway.app import create_app
 from gateway.db.models_ota import OtaAlert, OtaTopup
+from gateway.db.models_outbox import OutboxMessage, SmsState
 from gateway.domain import Role
 from gateway.ota_core import JobState
 from gateway.services import topups
@@ -255,6 +258,22 @@ async def latency(gw: Gateway, request: Request, iccids: list[str], rate: float,
     return list(await asyncio.gather(*tasks))
 
 
+async def quiet(gw: Gateway, phase: str, timeout: float = 300.0) -> None:
+    """Until the member SMS of the phase before are sent and their receipts written: each
+    phase measures its own load, not the previous phase's backlog in the outbox."""
+    deps = gw.app[keys.DEPS]
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        async with deps.uow(readonly=True) as uow:
+            left = int((await uow.session.execute(select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.state.in_([SmsState.QUEUED, SmsState.SUBMITTED])))).scalar_one())
+        if not left:
+            break
+        await asyncio.sleep(0.2)
+    print(f"# before {phase}: {time.perf_counter() - start:.1f}s for the outbox to drain",
+          file=sys.stderr, flush=True)
+
+
 async def verify(gw: Gateway, sent: dict[str, int]) -> dict[str, int]:
     deps = gw.app[keys.DEPS]
     async with deps.uow(readonly=True) as uow:
@@ -294,18 +313,22 @@ async def bench(args: argparse.Namespace) -> dict[str, float]:
                 figures: dict[str, float] = {}
                 service, rest = service_request(gw, admin), rest_request(session, gw, token)
                 if args.only is None:
+                    await quiet(gw, "idle")
                     idle = [(await latency(gw, service, iccids, 1000, 0.001, sent))[0]
                             for _ in range(args.idle)]
                     show(figures, "latency_idle_p50_ms", statistics.median(idle))
                     show(figures, "latency_idle_p99_ms", pct(idle, 0.99))
                 if args.only in (None, "service"):
+                    await quiet(gw, "service")
                     show(figures, "topups_per_s", await throughput(
                         gw, service, iccids, args.seconds, args.concurrency, sent))
                 if args.only in (None, "rest"):
+                    await quiet(gw, "rest")
                     show(figures, "topups_per_s_rest", await throughput(
                         gw, rest, iccids, args.seconds, args.concurrency, sent))
                 if args.only in (None, "latency"):
                     for rate in args.rates:
+                        await quiet(gw, f"{rate:g}/s")
                         lat = await latency(gw, service, iccids, rate, args.seconds, sent)
                         show(figures, f"latency_p50_ms_at_{rate:g}_per_s", pct(lat, 0.50))
                         show(figures, f"latency_p99_ms_at_{rate:g}_per_s", pct(lat, 0.99))

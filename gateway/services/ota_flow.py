@@ -402,7 +402,31 @@ async def apply_pors(uow: UnitOfWork, keys: KeyCache, settings: OtaSettings,
     for index, v in verified:
         labels[index] = await _apply(uow, v, attempts.get((v.card_id, v.por.counter)), settings,
                                      fx)
+    await _write_back(uow, _ATTEMPTS, _ATTEMPT_WRITES, [a for a, _ in attempts.values()])
+    await _write_back(uow, _JOBS, _JOB_WRITES, list({j.id: j for _, j in attempts.values()}
+                                                     .values()))
     return [labels[i] for i in range(len(items))]
+
+
+_ATTEMPT_WRITES = ("por_at", "por_status", "outcome", "id")
+_JOB_WRITES = ("state", "progress", "result", "failure", "not_before", "updated_at",
+               "finished_at", "id")
+
+
+async def _write_back(uow: UnitOfWork, table: Table, names: Sequence[str],
+                      rows: Sequence[OtaAttempt | OtaJob]) -> None:
+    """Store what a PoR batch changed on its attempts or jobs in one executemany, and mark
+    the objects stored: the ORM's own flush of a few objects costs more than the batch's
+    statements. What changes later (a job's effects) the ORM still flushes."""
+    dirty = uow.session.dirty
+    changed = [r for r in rows if r in dirty]
+    if not changed:
+        return
+    await bulk.update_rows(uow.session, table, names,
+                           [tuple(getattr(r, n) for n in names) for r in changed])
+    for row in changed:
+        for name in names[:-1]:
+            set_committed_value(row, name, getattr(row, name))
 
 
 _Card = tuple[int, str, bytes, int]  # id, ICCID, sealed keys, enterprise

@@ -52,13 +52,17 @@ async def report(uow: UnitOfWork, *, card_id: int, enterprise_id: int, source: s
                  reference: str, reported_fen: int,
                  load_counter: int | None = None) -> BalanceReport:
     """Record what the card reported beside what the ledger says now (same transaction)."""
-    (row,) = await report_many(uow, [Reported(card_id, enterprise_id, source, reference,
-                                              reported_fen, load_counter)])
-    return row
+    (row,) = await _report(uow, [Reported(card_id, enterprise_id, source, reference,
+                                          reported_fen, load_counter)])
+    return BalanceReport(**row)
 
 
-async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[BalanceReport]:
+async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> None:
     """``report`` for a batch: two queries however many cards (one card once per batch)."""
+    await _report(uow, items)
+
+
+async def _report(uow: UnitOfWork, items: Sequence[Reported]) -> list[dict[str, Any]]:
     if not items:
         return []
     codes = {ledger.purse_code(i.card_id) for i in items}
@@ -86,7 +90,7 @@ async def report_many(uow: UnitOfWork, items: Sequence[Reported]) -> list[Balanc
     # One executemany (the ORM would insert row by row to learn each id).
     await bulk.insert_rows(uow.session, _REPORTS, _REPORT_COLUMNS,
                            [tuple(row[c] for c in _REPORT_COLUMNS) for row in rows])
-    return [BalanceReport(**row) for row in rows]
+    return rows
 
 
 _REPORTS = cast(Table, BalanceReport.__table__)
