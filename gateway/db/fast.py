@@ -22,7 +22,7 @@ from __future__ import annotations
 import collections
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,39 @@ class Query:
                   ) -> None:
         """Execute a statement whose result nobody reads."""
         await self._execute(session, params or {}, False)
+
+    async def run_many(self, session: AsyncSession, params: Sequence[Mapping[str, Any]]
+                       ) -> None:
+        """Execute the statement once per parameter set (an executemany; no ``IN`` lists).
+        A Core statement on a ``Table``: on a mapped class SQLAlchemy would take a list of
+        parameters for its ORM bulk update by primary key.
+
+        Inline on SQLite, each parameter's values are converted column-wise, each distinct
+        value once (a batch shares its timestamps and states), and go to the driver's own
+        executemany; elsewhere it is ``session.execute`` with the list."""
+        if not params:
+            return
+        driver = inline_driver(session)
+        if driver is None:
+            await session.execute(self.statement, list(params))
+            return
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = _compile(self.statement, session.get_bind().dialect)
+        if compiled.expanding:
+            raise TypeError("run_many takes no IN lists")
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        columns = []
+        for bind in compiled.binds:
+            name, default = bind.name, bind.value
+            values = [p.get(name, default) for p in params]
+            columns.append(values if bind.convert is None else _convert(bind.convert, values))
+        rows = list(zip(*columns, strict=True))
+        try:
+            driver.connection.executemany(compiled.sql, rows).close()
+        except sqlite3.Error as exc:  # as SQLAlchemy raises it (the unit of work maps it)
+            raise DBAPIError.instance(compiled.sql, rows, exc, sqlite3.Error) from exc
 
     async def _execute(self, session: AsyncSession, params: Mapping[str, Any],
                        rows: bool) -> list[Any]:
@@ -130,6 +163,15 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
                          for _, c in columns)
     return _Compiled(compiled.string, tuple(binds), any(b.expanding for b in binds), row_type,
                      converts)
+
+
+def _convert(convert: Callable[[Any], Any], values: list[Any]) -> list[Any]:
+    """``convert`` applied to each value, each distinct one once (unhashable ones each time)."""
+    try:
+        done = {value: convert(value) for value in set(values)}
+    except TypeError:
+        return [convert(v) for v in values]
+    return [done[v] for v in values]
 
 
 def _row_class(keys: list[str]) -> Any:

@@ -121,3 +121,34 @@ async def test_bulk_rows_stored_inline_as_a_core_insert_stores_them(world: World
         stored: list[Any] = [tuple(r) for r in await uow.session.execute(text(
             f"SELECT {columns} FROM terminal_records ORDER BY seq"))]
     assert stored[:3] == stored[3:]
+
+
+async def test_run_many_stores_what_an_executemany_through_sqlalchemy_stores(
+        world: World, client: Client) -> None:
+    deps = client.app[keys.DEPS]
+    accounts = cast(Table, Account.__table__)
+    set_held = Query(update(accounts).where(accounts.c.id == bindparam("b_id"))
+                     .values(held=bindparam("b_held"), updated_at=bindparam("at")))
+    at = datetime(2027, 3, 1, 8, 30, tzinfo=UTC)
+    async with deps.uow(readonly=True) as uow:
+        ids = list(await uow.session.scalars(select(Account.id).order_by(Account.id).limit(4)))
+    stored = "SELECT id, held, quote(updated_at) FROM ledger_accounts WHERE id IN ({})".format(
+        ", ".join(str(i) for i in ids))
+    results = []
+    for inline in (True, False):  # straight to SQLite, and SQLAlchemy's own executemany
+        async with deps.uow(inline=inline) as uow:
+            await set_held.run_many(uow.session, [
+                {"b_id": i, "b_held": n + (10 if inline else 20), "at": at}
+                for n, i in enumerate(ids)])
+            await set_held.run_many(uow.session, [])
+            await uow.commit()
+        async with deps.uow(readonly=True) as uow:
+            results.append(sorted(tuple(r) for r in await uow.session.execute(text(stored))))
+    inline_rows, core_rows = results
+    assert [h for _, h, _ in inline_rows] == [n + 10 for n in range(len(ids))]
+    assert [(i, h + 10, u) for i, h, u in inline_rows] == core_rows
+    assert inline_rows[0][2] == "'2027-03-01 08:30:00.000000'"
+    with pytest.raises(TypeError):
+        async with deps.uow(inline=True) as uow:
+            await Query(select(Account.id).where(Account.id.in_(
+                bindparam("ids", expanding=True)))).run_many(uow.session, [{"ids": ids}])
