@@ -10,6 +10,7 @@ subscribe to the ``EventBus`` (``app[keys.DEPS].bus``) and add their workers to
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
@@ -79,7 +80,19 @@ def create_app(
     outbox_workers.install(app)  # SMSC link, outbox dispatcher, members' lifecycle SMS
     ota_workers.install(app)  # OTA job engine on that link; jobs from lifecycle events
     bill_workers.install(app)  # bill runs and schedules, MO opt-out keywords, enterprise rates
+    app.cleanup_ctx.append(_frozen_heap)  # last: once everything above has started
     return app
+
+
+async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
+    """What startup built (modules, mappers, compiled statements: some 200,000 objects) is
+    moved out of the garbage collector's sight: each full collection walked all of it, and
+    stopped the event loop, every request and every PoR with it, for 100-200 ms. (No
+    collection first: it would cost as much at every start; what startup left as garbage
+    waits for the shutdown's unfreeze.)"""
+    gc.freeze()
+    yield
+    gc.unfreeze()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
