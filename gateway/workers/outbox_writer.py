@@ -75,8 +75,6 @@ class OutboxWriter:
 
     def accepted(self, item: store.Accepted) -> None:
         self._accepted.append(item)
-        if len(self._mine) < MINE_MAX:
-            self._mine[item.smsc_id] = store.PartKey(item.message_id, item.seq)
         self._wake.set()
 
     def settled(self, item: store.Settled) -> None:
@@ -120,6 +118,13 @@ class OutboxWriter:
             accepted, self._accepted = self._accepted, []
             settled, self._settled = self._settled, []
             receipts, self._receipts = self._receipts, []
+            # Known from here on: the transaction below inserts these parts before it applies
+            # any receipt. Not before: a receipt of a part still waiting for the next batch
+            # would be "applied" to a row that is not there yet, answered, and lost.
+            mine = self._mine
+            for item in accepted:
+                if len(mine) < MINE_MAX:
+                    mine[item.smsc_id] = store.PartKey(item.message_id, item.seq)
             try:
                 entries = [w.receipt for w in receipts]
                 matched, finished = await self._write(accepted, settled, entries)

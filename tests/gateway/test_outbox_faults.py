@@ -9,6 +9,7 @@ swallowed).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import os
 import signal
@@ -263,3 +264,51 @@ async def test_a_claim_settles_by_the_rules(sqlite_settings: Settings) -> None:
     sending = _Sending(message, 1)
     dispatcher._settle_part(sending, ResponseTimeout("slow"))
     assert settled[-1].state is SmsState.FAILED
+
+
+async def test_a_receipt_overtaking_its_part_waits_for_the_part_row(
+        sqlite_settings: Settings) -> None:
+    """The submit_sm_resp of a segment arrives while the writer's transaction runs, and its
+    receipt was already in that transaction's batch: the receipt must wait for the next one,
+    where the part row exists, not be answered (and lost) against a row not written yet."""
+    from gateway.settings import OutboxSettings
+    from gateway.workers.outbox_metrics import OutboxMetrics
+    from gateway.workers.outbox_writer import OutboxWriter
+    from smpp.pdus import MessageState
+    from smpp.receipts import Receipt
+
+    database = Database(sqlite_settings)
+    await database.migrate()
+    deps = Deps(sqlite_settings, database, EventBus(), Vault(sqlite_settings.master_keys), utcnow)
+    try:
+        (sms_id,) = await queue(deps, batch(2)[1:])  # one segment
+        async with deps.uow() as uow:
+            now = uow.clock()
+            (claimed,) = await store.claim(uow.session, "w", now, now + timedelta(seconds=30), 1,
+                                           urgent_only=False)
+            await uow.commit()
+        writer = OutboxWriter(deps, OutboxSettings(orphan_receipt_s=5.0), OutboxMetrics(None))
+        write = writer._write
+        calls = 0
+
+        async def write_then_accept(*args: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # the segment's submit_sm_resp, handled while this one runs
+                writer.accepted(store.Accepted(sms_id, 1, "77"))
+                writer.settled(store.Settled(claimed, SmsState.SUBMITTED))
+            return await write(*args)
+
+        writer._write = write_then_accept  # type: ignore[method-assign]
+        receipt = Receipt("77", "77", MessageState.DELIVERED, 0, None, None, "86137", "10658")
+        answer = asyncio.ensure_future(writer.receipt(receipt))
+        await asyncio.sleep(0)
+        writer.start()
+        assert await asyncio.wait_for(answer, 10) is True
+        await writer.close()
+        async with deps.uow(readonly=True) as uow:
+            state = (await uow.session.execute(select(OutboxMessage.state).where(
+                OutboxMessage.id == sms_id))).scalar_one()
+        assert calls >= 2 and state is SmsState.DELIVERED
+    finally:
+        await database.dispose()
