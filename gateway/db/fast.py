@@ -76,20 +76,21 @@ class Query:
         await self._execute(session, params or {}, False)
 
     async def run_many(self, session: AsyncSession, params: Sequence[Mapping[str, Any]]
-                       ) -> None:
+                       ) -> int:
         """Execute the statement once per parameter set (an executemany; no ``IN`` lists).
         A Core statement on a ``Table``: on a mapped class SQLAlchemy would take a list of
-        parameters for its ORM bulk update by primary key.
+        parameters for its ORM bulk update by primary key. Returns the rows changed, as the
+        driver counts them (SQLite: every row inserted or updated; -1 where a driver cannot).
 
         Inline on SQLite, each parameter's values are converted column-wise, each distinct
         value once (a batch shares its timestamps and states), and go to the driver's own
         executemany; elsewhere it is ``session.execute`` with the list."""
         if not params:
-            return
+            return 0
         driver = inline_driver(session)
         if driver is None:
-            await session.execute(self.statement, list(params))
-            return
+            result = await session.execute(self.statement, list(params))
+            return int(getattr(result, "rowcount", -1))
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = _compile(self.statement, session.get_bind().dialect)
@@ -104,9 +105,12 @@ class Query:
             columns.append(values if bind.convert is None else _convert(bind.convert, values))
         rows = list(zip(*columns, strict=True))
         try:
-            driver.connection.executemany(compiled.sql, rows).close()
+            cursor = driver.connection.executemany(compiled.sql, rows)
         except sqlite3.Error as exc:  # as SQLAlchemy raises it (the unit of work maps it)
             raise DBAPIError.instance(compiled.sql, rows, exc, sqlite3.Error) from exc
+        changed: int = cursor.rowcount
+        cursor.close()
+        return changed
 
     async def _execute(self, session: AsyncSession, params: Mapping[str, Any],
                        rows: bool) -> list[Any]:

@@ -137,10 +137,11 @@ async def test_run_many_stores_what_an_executemany_through_sqlalchemy_stores(
     results = []
     for inline in (True, False):  # straight to SQLite, and SQLAlchemy's own executemany
         async with deps.uow(inline=inline) as uow:
-            await set_held.run_many(uow.session, [
+            changed = await set_held.run_many(uow.session, [
                 {"b_id": i, "b_held": n + (10 if inline else 20), "at": at}
                 for n, i in enumerate(ids)])
-            await set_held.run_many(uow.session, [])
+            assert changed == len(ids)
+            assert await set_held.run_many(uow.session, []) == 0
             await uow.commit()
         async with deps.uow(readonly=True) as uow:
             results.append(sorted(tuple(r) for r in await uow.session.execute(text(stored))))
