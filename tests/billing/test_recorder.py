@@ -121,3 +121,24 @@ def test_record_builders_make_stable_ids() -> None:
     c = recorder.topup(1, 2, "8986", 100, TopupChannel.TERMINAL, "txn-1", at)
     assert a.cdr_id == b.cdr_id != c.cdr_id
     assert isinstance(a, Cdr)
+
+
+async def test_records_stored_inline_as_through_sqlalchemy(deps: Deps, bworld: World) -> None:
+    """A unit of work running inline on SQLite (the outbox writer) stores what any other
+    stores, and counts only the new records."""
+    at = datetime(2026, 10, 9, 8, 30, tzinfo=UTC)
+    one, two = (recorder.sms_segments(bworld.a.id, 7, "13800000001", SmsKind.BILL, 2,
+                                      f"ob-{n}", at) for n in (1, 2))
+    async with deps.uow(inline=True) as uow:
+        assert await recorder.record(uow.session, one, now=at) == 1
+        assert await recorder.record(uow.session, one, two, now=at) == 1
+        await uow.commit()
+    async with deps.uow() as uow:
+        other = one._replace(cdr_id="x" * 32)
+        assert await recorder.record(uow.session, other, now=at) == 1
+        await uow.commit()
+    rows = {r.cdr_id: r for r in await stored(deps, CdrKind.SMS)}
+    columns = [c.name for c in CdrRow.__table__.columns if c.name != "cdr_id"]
+    assert [getattr(rows[one.cdr_id], c) for c in columns] == [
+        getattr(rows["x" * 32], c) for c in columns]
+    assert two.cdr_id in rows and rows[one.cdr_id].period == "2026-10"
