@@ -66,6 +66,20 @@ class Item:
     segments: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A batch read and rendered, ready to be written: how many members, the last one's id
+    (the run's next cursor) and their items."""
+
+    members: int
+    last: int
+    items: list[Item]
+
+
+def prepared(data: Data, items: list[Item], cursor: int) -> Prepared:
+    return Prepared(len(data.members), data.members[-1].id if data.members else cursor, items)
+
+
 async def read(session: AsyncSession, plan: Plan, cursor: int, limit: int) -> Data:
     members = await store.members_after(session, plan.cfg.enterprise_id, cursor, plan.as_of,
                                         limit)

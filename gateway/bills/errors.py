@@ -44,6 +44,13 @@ class TemplateInvalid(BillsError):
         where = f" (line {line})" if line else ""
         super().__init__(f"template{where}: {detail}", line=line, **extra)
 
+    @classmethod
+    def relayed(cls, detail: str) -> TemplateInvalid:
+        """The error as another process raised it, ``detail`` as it was there."""
+        error = cls.__new__(cls)
+        GatewayError.__init__(error, detail)
+        return error
+
 
 class TooManySegments(BillsError):
     """A text longer than the enterprise allows: refused with its count, never truncated."""

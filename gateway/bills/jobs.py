@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -53,6 +54,8 @@ BATCH_SIZE = 1000
 LEASE_S = 30.0
 
 Progress = Callable[[int, int], None]
+# Reads and renders the batch of ``limit`` members after ``cursor``.
+Prepare = Callable[[batch.Plan, int, int], Awaitable[batch.Prepared]]
 
 
 class RunLost(Conflict):
@@ -130,27 +133,31 @@ async def plan_of(uow: UnitOfWork, run: BillRun) -> batch.Plan:
 async def execute(deps: Deps, run_id: int, worker: str, *, batch_size: int = BATCH_SIZE,
                   lease_s: float = LEASE_S, progress: Progress | None = None,
                   queued: Callable[[], None] | None = None,
-                  stopping: Callable[[], bool] = lambda: False) -> Outcomes:
+                  stopping: Callable[[], bool] = lambda: False,
+                  prepare: Prepare | None = None) -> Outcomes:
     """Bill the rest of a run this worker has claimed. Returns when it is done, failed, lost
-    (cancelled or taken over: :class:`RunLost` is caught here) or ``stopping()`` says so."""
+    (cancelled or taken over: :class:`RunLost` is caught here) or ``stopping()`` says so.
+
+    ``prepare`` reads and renders a batch: by default here, in the event loop; the bill
+    worker has a worker process do it (``gateway.bills.offload``)."""
     plan, cursor, processed, total = await _resume_point(deps, run_id, worker)
     if isinstance(plan, str):
         return await _fail(deps, run_id, worker, plan, processed, total)
-    # The next batch is read while this one is rendered and written: the database works in
-    # its own thread (SQLite) or server (PostgreSQL) meanwhile.
-    ahead = _read_ahead(deps, plan, cursor, batch_size)
+    if prepare is None:
+        prepare = functools.partial(_prepare, deps)
+    # The next batch is read and rendered while this one is written.
+    ahead = asyncio.ensure_future(prepare(plan, cursor, batch_size))
     try:
         while not stopping():
-            data = await ahead
-            if not data.members:
-                return await _finish(deps, plan, worker, processed)
-            ahead = _read_ahead(deps, plan, data.members[-1].id, batch_size)
             try:
-                items = batch.render(plan, data)
+                ready = await ahead
             except TemplateInvalid as exc:
                 return await _fail(deps, run_id, worker, exc.detail, processed, total)
-            cursor = await _write(deps, plan, worker, cursor, data, items, lease_s)
-            processed += len(data.members)
+            if not ready.members:
+                return await _finish(deps, plan, worker, processed)
+            ahead = asyncio.ensure_future(prepare(plan, ready.last, batch_size))
+            cursor = await _write(deps, plan, worker, cursor, ready, lease_s)
+            processed += ready.members
             if queued is not None:
                 queued()
             if progress is not None:
@@ -179,16 +186,13 @@ async def _resume_point(deps: Deps, run_id: int,
         return plan, run.cursor, run.processed, run.total
 
 
-def _read_ahead(deps: Deps, plan: batch.Plan, cursor: int,
-                limit: int) -> asyncio.Task[batch.Data]:
-    async def read() -> batch.Data:
-        async with deps.uow(readonly=True) as uow:
-            return await batch.read(uow.session, plan, cursor, limit)
-
-    return asyncio.ensure_future(read())
+async def _prepare(deps: Deps, plan: batch.Plan, cursor: int, limit: int) -> batch.Prepared:
+    async with deps.uow(readonly=True) as uow:
+        data = await batch.read(uow.session, plan, cursor, limit)
+    return batch.prepared(data, batch.render(plan, data), cursor)
 
 
-async def _settle(task: asyncio.Task[batch.Data]) -> None:
+async def _settle(task: asyncio.Future[batch.Prepared]) -> None:
     """Let a read ahead that is no longer wanted end (its transaction closes cleanly)."""
     if not task.done():
         with contextlib.suppress(Exception):
@@ -197,9 +201,9 @@ async def _settle(task: asyncio.Task[batch.Data]) -> None:
         task.exception()  # retrieved: no "exception was never retrieved" warning
 
 
-async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int, data: batch.Data,
-                 items: list[batch.Item], lease_s: float) -> int:
-    new_cursor = data.members[-1].id
+async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int,
+                 ready: batch.Prepared, lease_s: float) -> int:
+    new_cursor, items = ready.last, ready.items
     counts = batch.counts(items)
     # Inline: the rows go straight to SQLite on the loop's thread once the write lock is
     # held, rather than hand the lock to the connection's thread for the insert of a
@@ -209,7 +213,7 @@ async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int, data: b
         advanced = await uow.session.execute(
             update(RUNS).where(RC.id == plan.run_id, RC.claimed_by == worker,
                                RC.state == RunState.RUNNING, RC.cursor == cursor)
-            .values(cursor=new_cursor, processed=RC.processed + len(data.members),
+            .values(cursor=new_cursor, processed=RC.processed + ready.members,
                     queued=RC.queued + counts[Outcome.QUEUED],
                     opted_out=RC.opted_out + counts[Outcome.OPTED_OUT],
                     too_long=RC.too_long + counts[Outcome.TOO_LONG],

@@ -17,6 +17,7 @@ Settings come from the ``[bills]`` TOML table (``Settings.extra``)::
     poll_s = 5.0           # look for runs this often when nobody woke the worker
     schedule_every_s = 30  # check the schedules this often
     worker = true          # false: this node runs no bill runs (the CLI or other nodes do)
+    processes = 1          # batches read and rendered in a worker process; 0: in the loop
 
 Stopping: no new batch starts; the batch being written finishes; the claim is released so
 that a restart resumes at once.
@@ -36,6 +37,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.bills import jobs, schedule
 from gateway.bills.dispatch import EnterprisePolicy
+from gateway.bills.offload import Offload
 from gateway.bills.optouts import KeywordHandler
 from gateway.errors import GatewayError
 from gateway.services.base import Deps
@@ -52,6 +54,7 @@ class BillWorkerSettings:
     poll_s: float = 5.0
     schedule_every_s: float = 30.0
     worker: bool = True
+    processes: int = 1
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> BillWorkerSettings:
@@ -73,6 +76,8 @@ class BillWorkerSettings:
         if settings.batch_size < 1 or min(settings.lease_s, settings.poll_s,
                                           settings.schedule_every_s) <= 0:
             raise SettingsError("bills: batch_size at least 1, times positive")
+        if settings.processes not in (0, 1):
+            raise SettingsError("bills.processes: 0 (in the event loop) or 1")
         return settings
 
 
@@ -87,6 +92,9 @@ class BillWorker:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.finished: list[jobs.Outcomes] = []
+        # Reading and rendering in a worker process (gateway.bills.offload): the event loop
+        # keeps its CPU for writing the batches and for the dispatcher sending them.
+        self._offload = Offload(deps.settings) if settings.processes else None
 
     def start(self) -> None:
         if self._tasks or not self.settings.worker:
@@ -110,6 +118,8 @@ class BillWorker:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self._offload is not None:
+            self._offload.close()
 
     async def _runs(self) -> None:
         settings = self.settings
@@ -121,7 +131,8 @@ class BillWorker:
                     outcome = await jobs.execute(
                         self.deps, run_id, self.worker, batch_size=settings.batch_size,
                         lease_s=settings.lease_s, queued=self.wake_outbox,
-                        stopping=lambda: self._stopping)
+                        stopping=lambda: self._stopping,
+                        prepare=self._offload.prepare if self._offload else None)
                     self.finished.append(outcome)
                     continue
             except GatewayError as exc:  # the database is away: try again later

@@ -8,6 +8,7 @@ No SMSC here: the bills wait in the outbox (``test_bills_e2e`` sends them to han
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,10 +18,14 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.bills import jobs, schedule
-from gateway.db.models_bills import BillRunMember, RunState
+from gateway.bills.errors import TemplateInvalid
+from gateway.bills.offload import Offload
+from gateway.bills.render import Compiled
+from gateway.db.models_bills import BillRun, BillRunMember, RunState
 from gateway.db.models_outbox import OutboxMessage
-from gateway.settings import Settings
-from gateway.workers.bills import BILL_WORKER
+from gateway.errors import StorageUnavailable
+from gateway.settings import Settings, SettingsError
+from gateway.workers.bills import BILL_WORKER, BillWorkerSettings
 from tests.gateway.bills_support import (
     V1,
     JumpClock,
@@ -291,3 +296,49 @@ async def test_schedules_start_runs_when_due(bworld: World, clock: JumpClock) ->
     await api.ok("DELETE", f"{V1}/bill-schedules/monthly", token=a.token, key=idem())
     assert (await api.call("DELETE", f"{V1}/bill-schedules/monthly", token=a.token,
                            key=idem())).status == 404
+
+
+async def test_a_worker_process_prepares_the_batches_the_loop_would(bworld: World) -> None:
+    """``[bills] processes``: the worker process reads and renders a batch exactly as the
+    event loop would, relays a template's failure as it is, and a worker that died fails
+    its batch as retryable, the next batch going to a new one."""
+    api, a = bworld.api, bworld.a
+    await api.client.app[BILL_WORKER].close()  # this test drives the batches itself
+    run = await start(bworld, a.token, kinds=["both"])
+    deps = deps_of(api)
+    assert await jobs.claim(deps, "test-worker") == run["id"]
+    async with deps.uow(readonly=True) as uow:
+        row = await uow.session.get(BillRun, run["id"])
+        assert row is not None
+        plan = await jobs.plan_of(uow, row)
+    broken = dataclasses.replace(plan, templates={
+        kind: Compiled(kind, "{{ nope }}", plan.cfg.policy) for kind in plan.kinds})
+    offload = Offload(deps.settings)
+    try:
+        here = await jobs._prepare(deps, plan, 0, 10)
+        there = await offload.prepare(plan, 0, 10)
+        assert there == here and there.members == len(a.members) and there.items
+        assert (await offload.prepare(plan, there.last, 10)).members == 0
+        with pytest.raises(TemplateInvalid) as in_loop:
+            await jobs._prepare(deps, broken, 0, 10)
+        with pytest.raises(TemplateInvalid) as relayed:
+            await offload.prepare(broken, 0, 10)
+        assert relayed.value.detail == in_loop.value.detail
+        pool = offload._pool
+        assert pool is not None
+        for process in list(pool._processes.values()):
+            process.kill()
+            process.join()
+        with pytest.raises(StorageUnavailable):
+            await offload.prepare(plan, 0, 10)
+        assert await offload.prepare(plan, 0, 10) == here
+    finally:
+        offload.close()
+
+
+def test_the_bill_worker_settings() -> None:
+    assert BillWorkerSettings.from_extra({}).processes == 1
+    assert BillWorkerSettings.from_extra({"bills": {"processes": 0}}).processes == 0
+    for bad in ({"processes": 2}, {"processes": True}, {"batch_size": 0}, {"workers": 1}):
+        with pytest.raises(SettingsError):
+            BillWorkerSettings.from_extra({"bills": bad})
