@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,8 +58,9 @@ class Data:
     balances: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
+    """One member's bill of one kind (a named tuple, as ``store.MemberRow``)."""
+
     member: store.MemberRow
     kind: TemplateKind
     outcome: Outcome

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -36,8 +36,10 @@ R = cast(Table, TerminalRecord.__table__).c
 MB = cast(Table, Member.__table__).c
 
 
-@dataclass(frozen=True, slots=True)
-class MemberRow:
+class MemberRow(NamedTuple):
+    """A member to bill. A named tuple: a batch of them crosses to the gateway process from
+    the worker that renders it (``gateway.bills.offload``), and tuples unpickle in C."""
+
     id: int
     msisdn: str
     name: str
