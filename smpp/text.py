@@ -23,7 +23,7 @@ from smpp.sms_errors import ReassemblyError, SmsFormatError, UnsupportedCodingEr
 from smpp.sms_userdata import decode_ucs2
 from smpp.udh import Concat, Udh, concat_ie
 from stk.errors import TextCodingError
-from stk.text import ESCAPE, gsm7_decode, gsm7_encode, is_gsm7
+from stk.text import ESCAPE, GSM7_BASIC, GSM7_EXTENSION, gsm7_decode, gsm7_encode, is_gsm7
 
 
 class Coding(enum.IntEnum):
@@ -111,11 +111,18 @@ def _unit_octets(coding: Coding) -> int:
     return 1 if coding is Coding.GSM7 else 2
 
 
+# The highest character GSM 7-bit can carry: a text with any character above it (Chinese,
+# say) is UCS2 without trying, and failing, to encode it as GSM 7-bit first.
+_GSM7_MAX = max(max(GSM7_BASIC), max(GSM7_EXTENSION))
+
+
 def _encode_chosen(text: str, coding: Coding | None) -> tuple[Coding, bytes]:
     """The coding and the encoded units; with no coding given, GSM 7-bit when it can be."""
     if coding is not None:
         chosen = Coding(coding)
         return chosen, encode_text(text, chosen)
+    if text and max(text) > _GSM7_MAX:
+        return Coding.UCS2, encode_text(text, Coding.UCS2)
     try:  # one pass over the text both decides the coding and encodes it
         return Coding.GSM7, gsm7_encode(text)
     except TextCodingError:
@@ -136,11 +143,14 @@ def split_text(
     total = len(cuts)
     if total > MAX_PARTS:
         raise SmsFormatError(f"text needs {total} parts, a concatenated message holds 255")
+    # The concatenation UDH (UDHL, IEI, IEDL, reference, total, index) written directly:
+    # what Udh((concat_ie(...),)).encode() gives, without three objects per part.
+    head = (bytes((6, 0x08, 4, reference >> 8, reference & 0xFF, total)) if ref16
+            else bytes((5, 0x00, 3, reference, total)))
     segments = []
     start = 0
     for index, end in enumerate(cuts, 1):
-        udh = Udh((concat_ie(reference, total, index, ref16),)).encode()
-        segments.append(Segment(chosen, udh, units[start:end], index, total))
+        segments.append(Segment(chosen, head + bytes((index,)), units[start:end], index, total))
         start = end
     return tuple(segments)
 
