@@ -15,6 +15,7 @@ Sans-I/O: the reassembler takes ``now`` as an argument and keeps no clock.
 from __future__ import annotations
 
 import enum
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -113,7 +114,7 @@ def _unit_octets(coding: Coding) -> int:
 
 # The highest character GSM 7-bit can carry: a text with any character above it (Chinese,
 # say) is UCS2 without trying, and failing, to encode it as GSM 7-bit first.
-_GSM7_MAX = max(max(GSM7_BASIC), max(GSM7_EXTENSION))
+_BEYOND_GSM7 = re.compile(f"[^\\x00-{re.escape(max(max(GSM7_BASIC), max(GSM7_EXTENSION)))}]")
 
 
 def _encode_chosen(text: str, coding: Coding | None) -> tuple[Coding, bytes]:
@@ -121,7 +122,7 @@ def _encode_chosen(text: str, coding: Coding | None) -> tuple[Coding, bytes]:
     if coding is not None:
         chosen = Coding(coding)
         return chosen, encode_text(text, chosen)
-    if text and max(text) > _GSM7_MAX:
+    if _BEYOND_GSM7.search(text) is not None:
         return Coding.UCS2, encode_text(text, Coding.UCS2)
     try:  # one pass over the text both decides the coding and encodes it
         return Coding.GSM7, gsm7_encode(text)
