@@ -21,6 +21,7 @@ resumed (from its cursor) by a fresh worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import secrets
@@ -135,10 +136,15 @@ class _Worker:
 
 _worker: _Worker | None = None
 _WATCH_S = 1.0
+_NICE = 10
 
 
 def _start(settings: Settings, parent: int) -> None:
     global _worker
+    # Behind the gateway for the CPU: a bill waits a little longer in the renderer, rather
+    # than the requests, receipts and top-ups the gateway serves meanwhile.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(_NICE)
     _worker = _Worker(settings)
     threading.Thread(target=_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
 
