@@ -32,7 +32,7 @@ from smpp.errors import BindFailed, ConnectionLost, InvalidField, NotBound, Smpp
 from smpp.esmeconf import EsmeConfig, EsmeMetrics, SubmitResult
 from smpp.inbound import Inbound, MoHandler, ReceiptHandler
 from smpp.link import Link
-from smpp.outbound import DeliveryWatch, Outbound
+from smpp.outbound import DeliveryWatch, Outbound, PartCallback
 from smpp.pdus import (
     BIND_CLASSES,
     DeliverSm,
@@ -366,6 +366,17 @@ class Esme:
         if not templates:
             raise ValueError("a message has at least one part")
         return self._out.add(templates, want_delivery)
+
+    def submit_part(self, template: SubmitSm, callback: PartCallback) -> None:
+        """Queue one prepared submit_sm as a message of its own: ``callback(message_id,
+        None)`` once the SMSC accepted it, ``callback(None, error)`` if it fails for good.
+        For senders of thousands of parts a second (the gateway's outbox): no future and no
+        task per part; the callback runs in the read that brings the response."""
+        if self._stopping or self._started is None:
+            raise NotBound("the ESME is not started, or is stopping")
+        if not self.config.bind_mode.can_submit:
+            raise NotBound("a receiver bind cannot submit (SMPP v3.4 2.2)")
+        self._out.add_one(template, callback)
 
     def _template(
         self, destination: str, short_message: bytes, source: str | None, **fields: Any

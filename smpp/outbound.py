@@ -90,15 +90,23 @@ class DeliveryWatch:
                 future.set_result(outcome)
 
 
-class _Message:
-    __slots__ = ("accepted", "delivery", "failed", "ids", "key", "pending", "raw_ids")
+# The outcome of a part sent on its own (``Outbound.add_one``): (message_id, None) once the
+# SMSC accepted it, (None, error) if it failed.
+PartCallback = Callable[[str | None, Exception | None], None]
 
-    def __init__(self, key: int, total: int, accepted: asyncio.Future[SubmitResult]) -> None:
+
+class _Message:
+    __slots__ = ("accepted", "callback", "delivery", "failed", "ids", "key", "pending",
+                 "raw_ids")
+
+    def __init__(self, key: int, total: int, accepted: asyncio.Future[SubmitResult] | None,
+                 callback: PartCallback | None = None) -> None:
         self.key = key
         self.ids = [""] * total
         self.raw_ids = [""] * total
         self.pending = total
-        self.accepted = accepted
+        self.accepted = accepted  # or, for a part sent on its own, the callback
+        self.callback = callback
         self.delivery: asyncio.Future[MessageOutcome] | None = None
         self.failed = False
 
@@ -153,7 +161,17 @@ class Outbound:
         for index, template in enumerate(templates, 1):
             queue.append(_Part(message, index, next(orders), template))
         self.pump()
+        assert message.accepted is not None
         return message.accepted
+
+    def add_one(self, template: SubmitSm, callback: PartCallback) -> None:
+        """Queue one part as a message of its own, its outcome to ``callback`` (called in the
+        read that brings its response: no future, no task; it must be quick)."""
+        message = _Message(next(self._keys), 1, None, callback)
+        self.queue.append(_Part(message, 1, next(self._orders), template))
+        session = self._session
+        if session is not None and session.in_window < session.window:
+            self.pump()  # else the next response makes room and pumps
 
     # --- the link ---------------------------------------------------------------------------
 
@@ -273,13 +291,19 @@ class Outbound:
         message.pending -= 1
         if message.delivery is not None:
             self.watch.part_accepted(message.key, part.index, message_id, self._clock())
-        if message.pending == 0 and not message.accepted.done():
+        if message.pending:
+            return
+        if message.callback is not None:
+            _tell(message, message_id, None)
+        elif message.accepted is not None and not message.accepted.done():
             result = SubmitResult(tuple(message.ids), tuple(message.raw_ids), message.delivery)
             message.accepted.set_result(result)
 
     def _fail(self, message: _Message, error: Exception) -> None:
         message.failed = True
-        if not message.accepted.done():
+        if message.callback is not None:
+            _tell(message, None, error)
+        elif message.accepted is not None and not message.accepted.done():
             message.accepted.set_exception(error)
         if message.delivery is not None:
             self.watch.forget(message.key)
@@ -321,3 +345,14 @@ class Outbound:
             if not part.message.failed:
                 self._fail(part.message, error)
         self.watch.cancel_all()
+
+
+def _tell(message: _Message, message_id: str | None, error: Exception | None) -> None:
+    """Hand a part's outcome to its callback, once; a failing callback is logged, not let
+    into the read that is handling the SMSC's PDUs."""
+    callback, message.callback = message.callback, None
+    assert callback is not None
+    try:
+        callback(message_id, error)
+    except Exception:
+        log.exception("a submit callback failed")

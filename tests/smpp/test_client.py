@@ -349,6 +349,41 @@ async def test_rejected_submit_raises(start_smsc: StartSmsc, start_esme: StartEs
     assert esme.metrics.rejected == {"ESME_RINVDSTADR": 1}
 
 
+async def test_parts_submitted_with_a_callback(start_smsc: StartSmsc,
+                                              start_esme: StartEsme) -> None:
+    """``submit_part``: each part's message_id (or its failure) reaches its callback, once."""
+    outcomes: dict[int, tuple[str | None, Exception | None]] = {}
+
+    def told(n: int) -> Callable[[str | None, Exception | None], None]:
+        def callback(message_id: str | None, error: Exception | None) -> None:
+            assert n not in outcomes
+            outcomes[n] = (message_id, error)
+        return callback
+
+    def part(destination: str) -> SubmitSm:
+        return SubmitSm(source_addr=SERVICE_NUMBER, dest_addr_ton=1, dest_addr_npi=1,
+                        destination_addr=destination, short_message=b"part")
+
+    smsc = await start_smsc(unrouted=Unrouted.DELIVER)
+    esme = await start_esme(smsc.port, window=3)
+    for n in range(10):
+        esme.submit_part(part(MSISDN), told(n))
+    await smsc.wait_for(lambda: len(outcomes) == 10)
+    ids = [outcomes[n][0] for n in range(10)]
+    assert all(ids) and len(set(ids)) == 10 and not any(e for _, e in outcomes.values())
+    await esme.stop()
+    with pytest.raises(NotBound):
+        esme.submit_part(part(MSISDN), told(99))
+
+    refusing = await start_smsc(unrouted=Unrouted.REJECT)
+    esme = await start_esme(refusing.port)
+    esme.submit_part(part(MSISDN), told(10))
+    await refusing.wait_for(lambda: 10 in outcomes)
+    message_id, error = outcomes[10]
+    assert message_id is None and isinstance(error, SubmitRejected)
+    assert error.command_status == S.ESME_RINVDSTADR
+
+
 # --- scripted SMSCs for what the simulator will not do -------------------------------------
 
 
