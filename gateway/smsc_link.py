@@ -34,6 +34,7 @@ from gateway.settings import SmscSettings
 from smpp.client import Esme, EsmeConfig, EsmeMetrics, SubmitResult
 from smpp.errors import BindFailed, NotBound
 from smpp.mo import MoMessage
+from smpp.outbound import PartCallback
 from smpp.pdus import EsmClass, SubmitSm
 from smpp.receipts import IdFormat, IdPolicy, Receipt
 from smpp.text import split_text
@@ -251,10 +252,11 @@ class SmscLink:
             for segment in segments
         ]
 
-    def submit_part(self, template: SubmitSm) -> asyncio.Future[SubmitResult]:
-        """Queue one prepared submit_sm as a message of its own: its future resolves with its
-        message_id as soon as its submit_sm_resp arrives."""
-        return self._esme().submit_parts([template])
+    def submit_part(self, template: SubmitSm, callback: PartCallback) -> None:
+        """Queue one prepared submit_sm as a message of its own: ``callback(message_id, None)``
+        as soon as its submit_sm_resp arrives, ``callback(None, error)`` if it fails for good
+        (``smpp.client.Esme.submit_part``: no future per part)."""
+        self._esme().submit_part(template, callback)
 
 
 async def _kept(uow: UnitOfWork, row: InboundMessage) -> bool:

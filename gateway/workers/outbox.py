@@ -55,7 +55,6 @@ from gateway.workers import outbox_store as store
 from gateway.workers.outbox_metrics import OutboxMetrics
 from gateway.workers.outbox_writer import OutboxWriter
 from smpp.errors import SmppError, SubmitRejected
-from smpp.esmeconf import SubmitResult
 from smpp.pdus import SubmitSm
 from smpp.status import CommandStatus
 
@@ -273,31 +272,28 @@ class Dispatcher:
     # --- sending --------------------------------------------------------------------------
 
     def _send(self, sending: _Sending, parts: list[tuple[int, SubmitSm]]) -> None:
-        loop = asyncio.get_running_loop()
+        now = asyncio.get_running_loop().time()
         for seq, template in parts:
-            try:
-                future = self.link.submit_part(template)
-            except SmppError as exc:  # the ESME is stopping: the claim goes back
-                self._settle_part(sending, exc)
-                continue
+            # Counted first: the answer may come inside submit_part (a part the codec refuses).
             self._in_flight += 1
-            future.add_done_callback(functools.partial(self._answered, sending, seq, loop.time()))
+            try:
+                self.link.submit_part(
+                    template, functools.partial(self._answered, sending, seq, now))
+            except SmppError as exc:  # the ESME is stopping: the claim goes back
+                self._in_flight -= 1
+                self._settle_part(sending, exc)
         self.metrics.in_flight = self._in_flight
 
-    def _answered(self, sending: _Sending, seq: int, sent_at: float,
-                  future: asyncio.Future[SubmitResult]) -> None:
+    def _answered(self, sending: _Sending, seq: int, sent_at: float, message_id: str | None,
+                  error: Exception | None) -> None:
+        """A part's outcome, from the ESME's read that brought its submit_sm_resp."""
         self._in_flight -= 1
         self.metrics.in_flight = self._in_flight
         if self._in_flight <= self.settings.max_in_flight // 2:
             self._room.set()
-        if future.cancelled():
-            self._settle_part(sending, asyncio.CancelledError())
-            return
-        error = future.exception()
-        if error is None:
-            result = future.result()
+        if message_id is not None:
             self.metrics.submit_seconds.observe(asyncio.get_running_loop().time() - sent_at)
-            self.writer.accepted(store.Accepted(sending.message.id, seq, result.message_ids[0]))
+            self.writer.accepted(store.Accepted(sending.message.id, seq, message_id))
         self._settle_part(sending, error)
 
     def _settle_part(self, sending: _Sending, error: BaseException | None) -> None:
