@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Dialect, Table, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,16 +104,33 @@ def _names(dialect: Dialect, names: Sequence[str]) -> str:
 
 
 async def insert_rows(session: AsyncSession, table: Table, names: Sequence[str],
-                      rows: Sequence[Row]) -> None:
-    """``INSERT`` the rows in one executemany."""
+                      rows: Sequence[Row], *, ignore: Sequence[str] = ()) -> None:
+    """``INSERT`` the rows. ``ignore``: the columns of a unique index; a row whose values
+    there are stored already is skipped (``ON CONFLICT DO NOTHING``).
+
+    In a unit running inline, one executemany. Through SQLite's connection thread, as few
+    statements of many rows each: SQLite then does the work beside the event loop, taking
+    the GIL back once a statement (an executemany releases and retakes it once a row, and
+    with the event loop busy each retake waits for it)."""
     if not rows:
         return
     dialect = _dialect(session)
     if dialect.name != "sqlite":
-        await session.execute(insert(table), [dict(zip(names, r, strict=True)) for r in rows])
+        stmt = (pg_insert(table).on_conflict_do_nothing(index_elements=list(ignore)) if ignore
+                else insert(table))
+        await session.execute(stmt, [dict(zip(names, r, strict=True)) for r in rows])
         return
-    sql = f"INSERT INTO {table.name} ({_names(dialect, names)}) VALUES {_placeholders(len(names))}"
-    await _run(session, sql, _storage(table, names, rows, dialect))
+    head = f"INSERT INTO {table.name} ({_names(dialect, names)}) VALUES "
+    tail = f" ON CONFLICT ({_names(dialect, ignore)}) DO NOTHING" if ignore else ""
+    values = _storage(table, names, rows, dialect)
+    if inline_driver(session) is not None:
+        await _run(session, head + _placeholders(len(names)) + tail, values)
+        return
+    step = max(1, _MAX_PARAMS // len(names))
+    for start in range(0, len(values), step):
+        chunk = values[start:start + step]
+        sql = head + ", ".join([_placeholders(len(names))] * len(chunk)) + tail
+        await _run(session, sql, tuple(v for row in chunk for v in row))
 
 
 async def insert_returning(session: AsyncSession, table: Table, names: Sequence[str],

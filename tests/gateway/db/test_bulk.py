@@ -94,3 +94,29 @@ async def test_updates_find_rows_by_key(any_world: World, any_client: Client) ->
             select(Account).where(Account.enterprise_id == any_world.a.id).order_by(Account.id)))
     assert [(a.held, a.updated_at) for a in after[:2]] == [(1, when), (2, when)]
     assert all(a.held == 0 and a.updated_at != when for a in after[2:])
+
+
+@pytest.mark.parametrize("inline", [False, True])
+async def test_rows_already_stored_under_a_unique_key_are_skipped(
+        any_world: World, any_client: Client, monkeypatch: pytest.MonkeyPatch,
+        inline: bool) -> None:
+    monkeypatch.setattr(bulk, "_MAX_PARAMS", 12)  # two rows a statement through the thread
+    deps = any_client.app[keys.DEPS]
+    now = datetime.now(UTC)
+    names = ("reference", "kind", "enterprise_id", "memo", "reverses_id", "created_at")
+
+    def rows(refs: range, memo: str) -> list[tuple[Any, ...]]:
+        return [(f"skip-{i}", PostingKind.ADJUSTMENT, any_world.a.id, memo, None, now)
+                for i in refs]
+
+    async with deps.uow(inline=inline) as uow:
+        await bulk.insert_rows(uow.session, POSTINGS, names, rows(range(0, 3), "first"))
+        await uow.commit()
+    async with deps.uow(inline=inline) as uow:
+        await bulk.insert_rows(uow.session, POSTINGS, names, rows(range(1, 6), "second"),
+                               ignore=("reference",))
+        await uow.commit()
+    async with deps.uow(readonly=True) as uow:
+        stored = {ref: memo for ref, memo in await uow.session.execute(
+            select(Posting.reference, Posting.memo).where(Posting.reference.like("skip-%")))}
+    assert stored == {f"skip-{i}": "first" if i < 3 else "second" for i in range(6)}
