@@ -205,10 +205,9 @@ async def _write(deps: Deps, plan: batch.Plan, worker: str, cursor: int,
                  ready: batch.Prepared, lease_s: float) -> int:
     new_cursor, items = ready.last, ready.items
     counts = batch.counts(items)
-    # Inline: the rows go straight to SQLite on the loop's thread once the write lock is
-    # held, rather than hand the lock to the connection's thread for the insert of a
-    # thousand rows (which, with the loop busy dispatching, waits for the GIL row by row).
-    async with deps.uow(inline=True) as uow:
+    # Not inline: the thousand outbox rows go to SQLite's thread as a few statements of many
+    # rows (gateway.db.bulk), which SQLite inserts beside the event loop.
+    async with deps.uow() as uow:
         now = uow.clock()
         advanced = await uow.session.execute(
             update(RUNS).where(RC.id == plan.run_id, RC.claimed_by == worker,

@@ -26,10 +26,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway import identifiers
+from gateway.db import bulk
 from gateway.db.fast import Query
 from gateway.db.models import Enterprise
 from gateway.db.models_outbox import (
@@ -155,18 +154,11 @@ async def enqueue_many(uow: UnitOfWork, items: Sequence[Sms], *, ids: bool = Tru
 async def _insert_ignoring_duplicates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     """Insert the keyed rows; a key already stored (or twice in ``rows``) keeps the first."""
     keyed = [r for r in rows if r["dedupe_key"] is not None]
-    dialect = uow.session.get_bind().dialect.name
-    stmt = _INSERT_IGNORING.get(dialect)
-    if stmt is None:  # built once: OTA confirmations enqueue a few SMS many times a second
-        builder = pg_insert if dialect == "postgresql" else sqlite_insert
-        # The table, not the mapped class: a bill run inserts 100,000 rows, and the ORM's
-        # bulk insert path costs more than the statement itself. Straight to SQLite's
-        # driver in a unit running inline (gateway.db.fast).
-        table = cast(Table, OutboxMessage.__table__)
-        stmt = _INSERT_IGNORING[dialect] = Query(
-            builder(table).values({name: bindparam(name) for name in keyed[0]})
-            .on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    await stmt.run_many(uow.session, keyed)
+    names = tuple(keyed[0])
+    # The table's rows as tuples (gateway.db.bulk), not the ORM's bulk path nor SQLAlchemy's
+    # executemany: a bill run inserts 100,000 rows, and their cost was the statement's.
+    await bulk.insert_rows(uow.session, _TABLE, names, [tuple(r.values()) for r in keyed],
+                           ignore=("dedupe_key",))
 
 
 async def _signatures(uow: UnitOfWork, enterprise_ids: set[int | None]) -> dict[int | None, str]:
@@ -179,7 +171,7 @@ async def _signatures(uow: UnitOfWork, enterprise_ids: set[int | None]) -> dict[
     return out
 
 
-_INSERT_IGNORING: dict[str, Query] = {}
+_TABLE = cast(Table, OutboxMessage.__table__)
 _BY_KEYS = Query(select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
     OutboxMessage.dedupe_key.in_(bindparam("keys", expanding=True))))
 _SIGNATURES = Query(select(Enterprise.id, Enterprise.sms_signature).where(
