@@ -10,7 +10,8 @@ The embedded stack then runs in this process: the gateway application (its bill 
 dispatcher and writer, SMSC link), against the SMSC simulator in its own process (``onecard
 smsc --unrouted deliver``: it plays the handsets and sends a DELIVRD receipt for every
 segment), as a carrier's SMSC would be. One attendance bill run for the week is started and
-timed until the last receipt is committed. Every bill is two UCS2 segments (checked).
+timed until the last receipt is committed. Every bill is two UCS2 segments, and after the run
+the database must hold every bill delivered and every part with its DELIVRD receipt (checked).
 
 Figures, from the start of the run:
 
@@ -57,7 +58,12 @@ from gateway.bills import runs  # noqa: E402
 from gateway.db.engine import Database  # noqa: E402
 from gateway.db.models import Member, TerminalRecord  # noqa: E402
 from gateway.db.models_bills import BillRun  # noqa: E402
-from gateway.db.models_outbox import OutboxMessage  # noqa: E402
+from gateway.db.models_outbox import (  # noqa: E402
+    OutboxMessage,
+    OutboxPart,
+    PartState,
+    SmsState,
+)
 from gateway.domain import MemberStatus, Module, RecordKind, TerminalKind  # noqa: E402
 from gateway.notices import CHINA  # noqa: E402
 from gateway.ports import EventBus, utcnow  # noqa: E402
@@ -176,11 +182,14 @@ async def measure(settings: Settings, enterprise_id: int, members: int) -> dict[
         app[BILL_WORKER].wake()
         marks = await _follow(deps, dispatcher, run["id"], members, started)
         total_cpu = time.process_time() - cpu
-        segments = await _segments(deps, run["batch_id"])
+        segments, delivered, parts = await _stored(deps, run["batch_id"])
     finally:
         await runner.cleanup()
     if segments != 2 * members:
         raise RuntimeError(f"expected two segments per bill, got {segments} for {members}")
+    if delivered != members or parts != segments:
+        raise RuntimeError(f"stored: {delivered} of {members} bills delivered, "
+                           f"{parts} of {segments} parts receipted")
     billed_s, submitted_s, receipted_s = marks
     return {"members": members, "segments": segments,
             "billed_per_s": round(members / billed_s),
@@ -252,11 +261,21 @@ async def _follow(deps: Deps, dispatcher: Any, run_id: int, members: int,
             raise RuntimeError(f"stuck: accepted {accepted}, receipted {receipted}")
 
 
-async def _segments(deps: Deps, batch_id: str) -> int:
+async def _stored(deps: Deps, batch_id: str) -> tuple[int, int, int]:
+    """What the database holds after the run (not the counters): the run's segments, its
+    messages delivered, and its parts stored with a DELIVRD receipt."""
     async with deps.uow(readonly=True) as uow:
         total = (await uow.session.execute(select(func.sum(OutboxMessage.segments)).where(
             OutboxMessage.batch_id == batch_id))).scalar_one()
-    return int(total or 0)
+        delivered = (await uow.session.execute(select(func.count()).where(
+            OutboxMessage.batch_id == batch_id,
+            OutboxMessage.state == SmsState.DELIVERED))).scalar_one()
+        parts = (await uow.session.execute(
+            select(func.count()).select_from(OutboxPart).join(
+                OutboxMessage, OutboxPart.message_id == OutboxMessage.id).where(
+                OutboxMessage.batch_id == batch_id,
+                OutboxPart.state == PartState.DELIVERED))).scalar_one()
+    return int(total or 0), int(delivered), int(parts)
 
 
 async def drop_schema(settings: Settings) -> None:
