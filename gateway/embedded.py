@@ -9,12 +9,14 @@ this module then starts an ordered list of components and stops them in reverse 
 2. ``SmscSimulator``: the SMSC simulator of ``smpp.simulator`` on a loopback port, with the
    service number routed to the gateway; the gateway's SMSC link binds to it. Skipped when
    ``[smsc]`` names a real SMSC.
-3. ``SimFleet``: one emulated handset per demo card (``sim_emulator``), holding the same keys
-   as the gateway (derived from the enterprise's key master root), bound to the simulator: OTA
-   commands, PoRs, SMS and STK requests travel over SMPP on loopback.
+3. ``SimFleet``: one emulated handset per live card whose keys the gateway derived
+   (``sim_emulator``; the demo cards, and cards registered later through the API), holding
+   the same keys as the gateway (derived from the enterprise's key master root), bound to the
+   simulator: OTA commands, PoRs, SMS and STK requests travel over SMPP on loopback.
 
-   The cards are kept in files in the data directory; on the first run their sub-applications
-   are issued and their purses topped up over the air, through the OTA job engine.
+   The cards are kept in files in the data directory; on the first run the demo cards'
+   sub-applications are issued and their purses topped up over the air, through the OTA job
+   engine.
 
 Left to come: terminal simulators uploading with the keys in ``ctx.terminal_keys``.
 
@@ -34,21 +36,26 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
+from sqlalchemy import select
 
-from gateway import keys
+from gateway import cardkeys, keys
+from gateway.db.models import Card, Member
 from gateway.db.repositories import Page
-from gateway.domain import AppKind, Module, Role, TerminalKind
+from gateway.domain import LIVE_CARD_STATES, AppKind, Module, Role, TerminalKind
 from gateway.errors import NotFound
 from gateway.ota_core import FINAL_STATES
+from gateway.ports import Event, EventName
 from gateway.services import admins, cards, enterprises, members, ota_jobs, terminals, topups
 from gateway.services.base import SYSTEM, Deps, IdemKey
 from gateway.settings import SmscSettings
 from gateway.smsc_link import SmscLink
 from gateway.workers.ota import ENGINE, OtaEngine
 from ota.mo_request import DEFAULT_SERVICE_NUMBER
+from sim_emulator.card import SimCard
 from sim_emulator.factory import new_card_state, open_card
-from sim_emulator.handset import Fleet, Handset
+from sim_emulator.handset import Fleet, Handset, normalise
 from sim_emulator.profile import Identity
+from sim_emulator.state import CardState as SimCardState
 from sim_emulator.storage import load_state, save_state
 from smpp.simulator import Smsc, SmscConfig, Unrouted, User
 from smpp.simulator.config import Route
@@ -213,59 +220,155 @@ class SmscSimulator:
 
 
 class SimFleet:
-    """One emulated handset per demo card, bound to the simulator; cards kept in files.
+    """The embedded world's phones: one emulated handset per live card whose keys the gateway
+    derived (from its enterprise's key master root), bound to the simulator; cards in files.
 
     The cards live in ``<data_dir>/embedded-sims/<ICCID>.json`` between runs (saved on stop).
-    On the run that seeded the demo tenant, the fleet then gets its sub-applications issued
-    (空中发卡) and its purses topped up (空中充值) over the air, through the OTA job engine:
-    the gateway's ledger and the emulated cards start out in agreement.
+    On the run that seeded the demo tenant, the demo cards then get their sub-applications
+    issued (空中发卡) and their purses topped up (空中充值) over the air, through the OTA job
+    engine: the gateway's ledger and the emulated cards start out in agreement.
+
+    Cards registered later (``POST /cards`` without keys, in any enterprise) get a phone too,
+    before the request that registered them returns: a new card for a number without a phone
+    comes in a new handset, on a new bind for the numbers adopted together; a replacement card
+    (补换卡) goes into the member's phone in place of the old one, as the member would do. A
+    card registered with its own keys was personalised elsewhere (a desk, ``onecard demo``'s
+    own handsets): whoever holds it answers for it, and the fleet leaves its number alone.
     """
 
     name = "sim-fleet"
     FIRST_RUN_TIMEOUT_S = 60.0
+    ADOPT_TIMEOUT_S = 10.0
 
     def __init__(self) -> None:
-        self.fleet: Fleet | None = None
+        self.fleet: Fleet | None = None  # the handsets of the cards known at start
+        self.later: list[Fleet] = []  # the binds of cards adopted since
+        self.phones: dict[str, Handset] = {}  # by MSISDN, normalised
         self.files: dict[str, Path] = {}
+        self._ctx: EmbeddedContext | None = None
+        self._smsc: dict[str, Any] | None = None
+        self._folder = Path()
+        self._adopting = asyncio.Lock()
 
     async def start(self, ctx: EmbeddedContext) -> None:
         smsc = ctx.extra.get("smsc")
         if smsc is None or ctx.enterprise_id is None:
             return
-        root = await _root_key(ctx.deps, ctx.enterprise_id)
-        folder = ctx.deps.settings.data_dir / "embedded-sims"
-        folder.mkdir(parents=True, exist_ok=True)
-        phones = []
-        for i, (iccid, msisdn) in enumerate(sorted(ctx.cards.items())):
-            path = self.files[iccid] = folder / f"{iccid}.json"
-            state = load_state(path) if path.exists() else new_card_state(
-                Identity(iccid, f"4600077{i:08d}", msisdn), ota_master=root)[0]
-            phones.append(Handset(open_card(state), msisdn))
-        users: User = smsc["handsets"]
-        self.fleet = Fleet(phones, "127.0.0.1", smsc["port"], system_id=users.system_id,
-                           password=users.password)
-        await self.fleet.start()
-        ctx.extra["fleet"] = self.fleet
+        self._ctx, self._smsc = ctx, smsc
+        self._folder = ctx.deps.settings.data_dir / "embedded-sims"
+        self._folder.mkdir(parents=True, exist_ok=True)
+        phones = [self._handset(card, root) for card, root in await _phone_cards(ctx.deps)]
+        if phones:
+            self.fleet = await self._bind(phones)
+            ctx.extra["fleet"] = self.fleet
+        ctx.deps.bus.add_notifier(self)
         ctx.banner.append(f"SIM fleet:      {len(phones)} emulated handsets on the simulator "
-                          f"(cards in {folder})")
+                          f"(cards in {self._folder}; cards registered later get one too)")
         if ctx.extra.get("seeded") and ctx.app is not None:
             await asyncio.wait_for(_first_issuance(ctx, ctx.app), self.FIRST_RUN_TIMEOUT_S)
             ctx.banner.append("Demo cards:     door, attendance and purse issued over the air, "
                               f"purses topped up with {DEMO_TOPUP_FEN} fen over the air")
         self.save()
 
-    def save(self) -> None:
-        if self.fleet is None:
+    def _handset(self, card: PhoneCard, root: bytes) -> Handset:
+        phone = Handset(open_card(self._card_state(card, root)), card.msisdn)
+        self.phones[normalise(card.msisdn)] = phone
+        return phone
+
+    def _card_state(self, card: PhoneCard, root: bytes) -> SimCardState:
+        path = self.files[card.iccid] = self._folder / f"{card.iccid}.json"
+        if path.exists():
+            return load_state(path)
+        digits = "".join(c for c in card.iccid if c.isdigit())
+        imsi = f"4600077{digits[-8:]:0>8}"
+        return new_card_state(Identity(card.iccid, imsi, card.msisdn), ota_master=root)[0]
+
+    async def _bind(self, phones: list[Handset]) -> Fleet:
+        assert self._smsc is not None
+        users: User = self._smsc["handsets"]
+        fleet = Fleet(phones, "127.0.0.1", self._smsc["port"], system_id=users.system_id,
+                      password=users.password)
+        await fleet.start()
+        return fleet
+
+    async def notify(self, events: Sequence[Event]) -> None:
+        """After a commit: the cards it registered (or replaced) get their phone now, so that
+        the OTA job the caller starts next finds the card on the network."""
+        iccids = [str(e.payload["new_iccid"] if e.name is EventName.CARD_REPLACED
+                      else e.payload["iccid"])
+                  for e in events if e.name in _PHONE_EVENTS]
+        if not iccids or self._ctx is None:
             return
-        for handset in self.fleet.handsets.values():
-            path = self.files.get(handset.card.state.iccid)
-            if path is not None:
-                save_state(path, handset.card.snapshot())
+        try:
+            await asyncio.wait_for(self._adopt(iccids), self.ADOPT_TIMEOUT_S)
+        except Exception:  # the card stays without a phone; its OTA jobs will say so
+            log.exception("embedded: no handset for %s", ", ".join(iccids))
+
+    async def _adopt(self, iccids: list[str]) -> None:
+        assert self._ctx is not None
+        async with self._adopting:
+            new: list[Handset] = []
+            for card, root in await _phone_cards(self._ctx.deps, iccids):
+                phone = self.phones.get(normalise(card.msisdn))
+                if phone is None:
+                    new.append(self._handset(card, root))
+                    continue
+                old = await phone.insert(open_card(self._card_state(card, root)))
+                self._save(old)
+                log.info("embedded: card %s in the phone of %s in place of %s", card.iccid,
+                         card.msisdn, old.state.iccid)
+            if new:
+                self.later.append(await self._bind(new))
+                log.info("embedded: %d handset(s) for new cards bound", len(new))
+
+    def _save(self, card: SimCard) -> None:
+        path = self.files.get(card.state.iccid)
+        if path is not None:
+            save_state(path, card.snapshot())
+
+    def save(self) -> None:
+        for phone in self.phones.values():
+            self._save(phone.card)
 
     async def stop(self) -> None:
-        if self.fleet is not None:
-            await self.fleet.stop()
+        self._ctx = None  # the bus keeps its notifiers: a late event finds nothing to do
+        async with self._adopting:
+            for fleet in [*self.later, *([self.fleet] if self.fleet else [])]:
+                await fleet.stop()
             self.save()
+
+
+_PHONE_EVENTS = frozenset({EventName.CARD_REGISTERED, EventName.CARD_REPLACED})
+
+
+@dataclass(frozen=True)
+class PhoneCard:
+    iccid: str
+    msisdn: str
+    enterprise_id: int
+
+
+async def _phone_cards(deps: Deps, iccids: Sequence[str] | None = None
+                       ) -> list[tuple[PhoneCard, bytes]]:
+    """Live cards with keys the gateway derived (all of them, or those of ``iccids``), with
+    their member's number and their enterprise's key master root."""
+    query = (select(Card.iccid, Member.msisdn, Card.enterprise_id)
+             .join(Member, Member.id == Card.member_id)
+             .where(Card.state.in_(LIVE_CARD_STATES),
+                    Card.keys_source == cardkeys.SOURCE_DERIVED)
+             .order_by(Card.iccid))
+    if iccids is not None:
+        query = query.where(Card.iccid.in_(iccids))
+    roots: dict[int, bytes] = {}
+    found = []
+    async with deps.uow(readonly=True) as uow:
+        for iccid, msisdn, enterprise_id in (await uow.session.execute(query)).all():
+            if enterprise_id not in roots:
+                row = await uow.enterprises.get(enterprise_id)
+                assert row is not None
+                roots[enterprise_id] = enterprises.root_key(deps, row)
+            found.append((PhoneCard(iccid, msisdn, enterprise_id), roots[enterprise_id]))
+    return found
 
 
 async def _first_issuance(ctx: EmbeddedContext, app: web.Application) -> None:
@@ -290,14 +393,6 @@ async def _finished(deps: Deps, engine: OtaEngine, job_ids: list[int]) -> None:
     for job_id in job_ids:
         while (await ota_jobs.get_job(deps, SYSTEM, job_id))["state"] not in FINAL_STATES:
             await engine.wait(job_id, 0.5)
-
-
-async def _root_key(deps: Deps, enterprise_id: int) -> bytes:
-    async with deps.uow(readonly=True) as uow:
-        row = await uow.enterprises.get(enterprise_id)
-        if row is None:
-            raise NotFound("demo enterprise not found")
-        return enterprises.root_key(deps, row)
 
 
 def default_components() -> list[Component]:

@@ -123,6 +123,14 @@ class Handset:
                                + TERMINAL_PROFILE)
             await self._proactive(sw)
 
+    async def insert(self, card: SimCard) -> SimCard:
+        """Another SIM in this phone (补换卡: the member's new card, same number): the new
+        card is powered on and profiled as the old one was; the old card is returned."""
+        async with self._lock:  # not while an SMS-PP or a menu session is using the old one
+            old, self.card = self.card, card
+        await self.power_on()
+        return old
+
     # -- network side ---------------------------------------------------------------------
 
     async def deliver(self, message: MoMessage) -> None:

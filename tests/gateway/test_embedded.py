@@ -16,9 +16,10 @@ import pytest
 
 from gateway import keys
 from gateway.app import create_app
-from gateway.embedded import DemoTenant, EmbeddedContext, EmbeddedStack
+from gateway.embedded import DemoTenant, EmbeddedContext, EmbeddedStack, SimFleet, SmscSimulator
 from gateway.settings import Settings
-from tests.gateway.helpers import Api
+from ota.keys import derive_card_keyset
+from tests.gateway.helpers import Api, idem, new_iccid, new_msisdn
 
 V1 = "/api/v1"
 
@@ -82,6 +83,66 @@ async def test_demo_tenant_is_seeded_once(aiohttp_client: Any, sqlite_settings: 
     assert (await api.call("GET", f"{V1}/cards", token=admin1)).status == 401  # revoked
     assert (await api.call("GET", f"{V1}/cards", token=admin2)).status == 200
     assert (await api.call("GET", f"{V1}/enterprises", token=op2)).status == 200
+
+
+async def test_cards_registered_later_get_a_phone(aiohttp_client: Any,
+                                                 sqlite_settings: Settings) -> None:
+    """In the embedded world a card an admin registers through the API is in a phone on the
+    simulator by the time the API answers: it can be issued and topped up over the air; its
+    replacement goes into the same phone. A card registered with its own keys is left alone."""
+    client = await aiohttp_client(create_app(sqlite_settings.replace(
+        operator_token=None, demo_members=1)))
+    ctx = EmbeddedContext(deps=client.app[keys.DEPS], base_url="http://x", app=client.app)
+    sims = SimFleet()
+    async with EmbeddedStack(ctx, [DemoTenant(), SmscSimulator(), sims], out=lambda line: None):
+        api, token = Api(client), ctx.admin_token
+        msisdn, iccid = new_msisdn(), new_iccid()
+        member = await api.ok("POST", f"{V1}/members", 201, token=token,
+                              body={"msisdn": msisdn, "name": "后来者"})
+        await api.ok("POST", f"{V1}/cards", 201, token=token,
+                     body={"iccid": iccid, "member_id": member["id"]})
+        phone = sims.phones[msisdn]
+        assert phone.card.state.iccid == iccid
+
+        job = await api.ok("POST", f"{V1}/cards/{iccid}/apps", 202, token=token, key=idem(),
+                           body={"apps": ["purse"]})
+        done = await api.ok("GET", f"{V1}/ota/jobs/{job['id']}?wait=20", token=token)
+        assert done["state"] == "confirmed", done
+        top = await api.ok("POST", f"{V1}/cards/{iccid}/topups", 202, token=token, key=idem(),
+                           body={"amount_fen": 1234})
+        done = await api.ok("GET", f"{V1}/topups/{top['id']}?wait=20", token=token)
+        assert (done["state"], done["card_balance_fen"]) == ("confirmed", 1234), done
+
+        replacement = new_iccid()
+        await api.ok("POST", f"{V1}/cards/{iccid}/replace", token=token, key=idem(),
+                     body={"new_iccid": replacement})
+        assert sims.phones[msisdn] is phone and phone.card.state.iccid == replacement
+        jobs = await api.ok("GET", f"{V1}/ota/jobs", token=token,
+                            params={"iccid": replacement, "kind": "issue"})
+        (issue,) = jobs["items"]
+        done = await api.ok("GET", f"{V1}/ota/jobs/{issue['id']}?wait=20", token=token)
+        assert done["state"] == "confirmed", done
+
+        own = new_msisdn()
+        member = await api.ok("POST", f"{V1}/members", 201, token=token,
+                              body={"msisdn": own, "name": "自带密钥"})
+        keyset = derive_card_keyset(b"\x11" * 16, "89860000000000999999")
+        await api.ok("POST", f"{V1}/cards", 201, token=token, body={
+            "iccid": "89860000000000999999", "member_id": member["id"],
+            "keys": {"kic": keyset.kic.hex(), "kid": keyset.kid.hex()}})
+        assert own not in sims.phones
+    folder = sqlite_settings.data_dir / "embedded-sims"
+    assert {p.stem for p in folder.glob("*.json")} >= {iccid, replacement}
+    await client.close()
+
+    # The next run finds the live card in its file, in the same phone, with what it holds.
+    client = await aiohttp_client(create_app(sqlite_settings.replace(
+        operator_token=None, demo_members=1)))
+    ctx = EmbeddedContext(deps=client.app[keys.DEPS], base_url="http://x", app=client.app)
+    sims = SimFleet()
+    async with EmbeddedStack(ctx, [DemoTenant(), SmscSimulator(), sims], out=lambda line: None):
+        assert sims.phones[msisdn].card.state.iccid == replacement
+        assert own not in sims.phones and len(sims.phones) == 2
 
 
 # --- ``onecard serve --embedded`` as a user runs it (the README's ./scripts/run) --------------
