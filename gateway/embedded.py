@@ -18,7 +18,10 @@ this module then starts an ordered list of components and stops them in reverse 
    sub-applications are issued and their purses topped up over the air, through the OTA job
    engine.
 
-Left to come: terminal simulators uploading with the keys in ``ctx.terminal_keys``.
+No terminal traffic is simulated here: the demo terminals get fresh keys on every start
+(``ctx.terminal_keys``, for a tool that drives them; an admin rotates one with ``POST
+/api/v1/terminals/{id}/secret``), and ``onecard demo`` uploads signed records through the
+terminal API in its bill story.
 
 A component is anything with ``name``, ``async start(ctx)`` and ``async stop()``; later ones
 read what earlier ones put in the ``EmbeddedContext`` (tokens, terminal keys, SMSC address).
