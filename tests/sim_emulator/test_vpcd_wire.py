@@ -7,6 +7,8 @@ import pathlib
 import socket
 import time
 
+import pytest
+
 from sim_emulator.atr import ATR
 from sim_emulator.factory import new_card_state, open_card
 from sim_emulator.storage import CardFile, load_state, save_state
@@ -71,3 +73,39 @@ def test_bridge_speaks_vpcd(tmp_path: pathlib.Path) -> None:
     finally:
         bridge.stop()
         server.close()
+
+
+class RecordingSocket:
+    """Stands in for the vpcd link at the unit level: hands out chunks, records options."""
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.recvs = 0
+        self.quickacks = 0
+        self.sent = b""
+
+    def recv(self, size: int) -> bytes:
+        self.recvs += 1
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        if (level, option, value) == (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1):
+            self.quickacks += 1
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="no delayed-ACK knob here")
+def test_quickack_is_rearmed_after_every_recv() -> None:
+    """pcsc.md: the driver sends length and data apart without TCP_NODELAY; unless the card
+    re-arms TCP_QUICKACK after each recv (Linux clears it), every APDU waits 40 ms for the
+    delayed ACK. bench/sim.py measures the rate; this checks the mechanism."""
+    state, _ = new_card_state()
+    bridge = VpcdBridge(open_card(state), "127.0.0.1", 1)
+    apdu = frame(bytes.fromhex("00a4000c022fe2"))
+    link = RecordingSocket([frame(b"\x01"), apdu[:2], apdu[2:], frame(bytes.fromhex(
+        "00b000000a"))])
+    bridge._serve(link)  # type: ignore[arg-type]  # the wire loop on the recording socket
+    assert link.recvs == 5 and link.quickacks == 5  # four chunks and the close
+    assert link.sent.startswith(frame(b"\x90\x00"))
