@@ -164,12 +164,15 @@ def check_billed_once(world: World) -> None:
 
 
 async def delivered(world: World) -> None:
+    """Every bill delivered, and the run closed: the worker marks it done in a transaction of
+    its own after the last batch, which under load can come after the last receipt."""
     async def final() -> bool:
         rows = world.query("SELECT state, count(*) FROM sms_outbox GROUP BY state")
         counts: dict[str, int] = dict(rows)
-        return counts.get("delivered", 0) == MEMBERS
+        runs = world.query("SELECT state FROM bill_runs")
+        return counts.get("delivered", 0) == MEMBERS and runs == [("done",)]
 
-    await wait_for(final, 120, "every bill delivered")
+    await wait_for(final, 120, "every bill delivered and the run done")
 
 
 def at_smsc(world: World) -> Counter[str]:
