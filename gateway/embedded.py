@@ -69,6 +69,7 @@ DEMO_CODE = "DEMO"
 DEMO_ADMIN = "demo-admin"
 EMBEDDED_OPERATOR = "embedded-operator"
 DEMO_TOPUP_FEN = 10_000
+DEMO_CARD_NOTE = "embedded demo card"  # marks the seeded cards the SIM fleet issues
 
 
 @dataclass
@@ -139,7 +140,8 @@ class DemoTenant:
                 department="示范部", enterprise_id=ent["id"]), None)
             # Sub-applications are issued over the air once the SIM fleet is up (SimFleet).
             await cards.register(deps, SYSTEM, cards.CardIn(
-                iccid=f"89860000000000{i:06d}", member_id=member["id"]), None)
+                iccid=f"89860000000000{i:06d}", member_id=member["id"], note=DEMO_CARD_NOTE),
+                None)
         log.info("seeded the demo enterprise %s", DEMO_CODE)
         ctx.extra["seeded"] = True
         return int(ent["id"])
@@ -170,6 +172,10 @@ async def _collect(ctx: EmbeddedContext, enterprise_id: int) -> None:
     msisdn = {m["id"]: m["msisdn"] for m in owners["items"]}
     ctx.cards = {c["iccid"]: msisdn.get(c["member_id"], "") for c in listing["items"]
                  if c["state"] == "active"}
+    # Seeded demo cards with no application yet: the first run's issuance has still to happen
+    # (it did not, or the process stopped before it could).
+    ctx.extra["unissued"] = sorted(c["iccid"] for c in listing["items"] if c["state"] == "active"
+                                   and c["note"] == DEMO_CARD_NOTE and not c["apps"])
     terms = await terminals.list_terminals(deps, SYSTEM, enterprise_id, None, _page())
     for row in terms["items"]:
         rotated = await terminals.rotate_secret(deps, SYSTEM, row["id"], None)
@@ -227,9 +233,10 @@ class SimFleet:
     derived (from its enterprise's key master root), bound to the simulator; cards in files.
 
     The cards live in ``<data_dir>/embedded-sims/<ICCID>.json`` between runs (saved on stop).
-    On the run that seeded the demo tenant, the demo cards then get their sub-applications
-    issued (空中发卡) and their purses topped up (空中充值) over the air, through the OTA job
-    engine: the gateway's ledger and the emulated cards start out in agreement.
+    Demo cards that hold no application yet (on the run that seeded the demo tenant, or the
+    next one if that run stopped first) then get their sub-applications issued (空中发卡) and
+    their purses topped up (空中充值) over the air, through the OTA job engine: the gateway's
+    ledger and the emulated cards start out in agreement.
 
     Cards registered later (``POST /cards`` without keys, in any enterprise) get a phone too,
     before the request that registered them returns: a new card for a number without a phone
@@ -267,8 +274,11 @@ class SimFleet:
         ctx.deps.bus.add_notifier(self)
         ctx.banner.append(f"SIM fleet:      {len(phones)} emulated handsets on the simulator "
                           f"(cards in {self._folder}; cards registered later get one too)")
-        if ctx.extra.get("seeded") and ctx.app is not None:
-            await asyncio.wait_for(_first_issuance(ctx, ctx.app), self.FIRST_RUN_TIMEOUT_S)
+        held = {phone.card.state.iccid for phone in self.phones.values()}
+        unissued = [i for i in ctx.extra.get("unissued", ()) if i in held]
+        if unissued and ctx.app is not None:
+            await asyncio.wait_for(_first_issuance(ctx, ctx.app, unissued),
+                                   self.FIRST_RUN_TIMEOUT_S)
             ctx.banner.append("Demo cards:     door, attendance and purse issued over the air, "
                               f"purses topped up with {DEMO_TOPUP_FEN} fen over the air")
         self.save()
@@ -374,17 +384,18 @@ async def _phone_cards(deps: Deps, iccids: Sequence[str] | None = None
     return found
 
 
-async def _first_issuance(ctx: EmbeddedContext, app: web.Application) -> None:
+async def _first_issuance(ctx: EmbeddedContext, app: web.Application,
+                          iccids: Sequence[str]) -> None:
     """Issue the demo cards' sub-applications, then top their purses up, over the air."""
     deps, engine = ctx.deps, app[ENGINE]
     apps = ota_jobs.IssueIn((AppKind.DOOR, AppKind.ATTENDANCE, AppKind.PURSE))
     jobs = []
-    for iccid in sorted(ctx.cards):
+    for iccid in iccids:
         key = IdemKey(f"embedded-issue-{iccid}", "embedded")
         jobs.append((await ota_jobs.issue(deps, SYSTEM, iccid, apps, key))["id"])
     await _finished(deps, engine, jobs)
     credits = []
-    for iccid in sorted(ctx.cards):
+    for iccid in iccids:
         key = IdemKey(f"embedded-topup-{iccid}", "embedded")
         credits.append((await topups.request(deps, SYSTEM, iccid, DEMO_TOPUP_FEN, key))["job_id"])
     await _finished(deps, engine, credits)

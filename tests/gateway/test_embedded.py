@@ -145,6 +145,24 @@ async def test_cards_registered_later_get_a_phone(aiohttp_client: Any,
         assert own not in sims.phones and len(sims.phones) == 2
 
 
+async def test_a_first_run_stopped_before_issuance_is_finished_by_the_next(
+        aiohttp_client: Any, sqlite_settings: Settings) -> None:
+    """The first run seeds the demo tenant and stops before its SIM fleet issues anything; the
+    next run issues the demo cards' applications and tops them up; the one after that leaves
+    them as they are (no second top-up)."""
+    settings = sqlite_settings.replace(operator_token=None, demo_members=2)
+    balances = []
+    for components in ([DemoTenant()], [DemoTenant(), SmscSimulator(), SimFleet()],
+                       [DemoTenant(), SmscSimulator(), SimFleet()]):
+        client = await aiohttp_client(create_app(settings))
+        ctx = EmbeddedContext(deps=client.app[keys.DEPS], base_url="http://x", app=client.app)
+        async with EmbeddedStack(ctx, components, out=lambda line: None):
+            cards = await Api(client).ok("GET", f"{V1}/cards", token=ctx.admin_token)
+            balances.append(sorted((c["balance_fen"], len(c["apps"])) for c in cards["items"]))
+        await client.close()
+    assert balances == [[(0, 0), (0, 0)], [(10_000, 3), (10_000, 3)], [(10_000, 3), (10_000, 3)]]
+
+
 # --- ``onecard serve --embedded`` as a user runs it (the README's ./scripts/run) --------------
 
 
