@@ -22,8 +22,10 @@ write lock. Durability is ``synchronous=FULL``: see ``_SQLITE_PRAGMAS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import weakref
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -59,6 +61,8 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}",
 )
+# How long dispose waits for an abandoned connection's running call before leaving it.
+_CLOSE_TIMEOUT_S = 5.0
 # Serialises concurrent migrations when several gateway nodes start against one PostgreSQL.
 _MIGRATION_LOCK_ID = 0x0_0E_CA_4D
 
@@ -73,10 +77,13 @@ class Database:
             connect_args["server_settings"] = {"search_path": self.schema}
         if self.dialect == "sqlite" and url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLite: every driver connection made, to close them all on dispose.
+        self._sqlite_connections: weakref.WeakSet[LoopConnection] = weakref.WeakSet()
         if self.dialect == "sqlite":
             # Our own driver connections (see LoopConnection), on the same file.
             self.engine: AsyncEngine = create_async_engine(
-                url, async_creator=partial(_connect_sqlite, url.database or ":memory:"))
+                url, async_creator=partial(_connect_sqlite, url.database or ":memory:",
+                                           self._sqlite_connections))
             _install_sqlite_hooks(self.engine)
         else:
             self.engine = create_async_engine(url, connect_args=connect_args,
@@ -122,6 +129,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        # The pool closed what was checked in. A connection still checked out belongs to a
+        # unit of work a cancelled task abandoned at shutdown, and may have a call running in
+        # its thread: closing it here waits for that call, whose answer would otherwise reach
+        # an event loop already closed ("Event loop is closed", raised in the thread).
+        for conn in list(self._sqlite_connections):
+            conn.inline = False
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), _CLOSE_TIMEOUT_S)
 
     def session(self, readonly: bool = False) -> AsyncSession:
         return (self.reader if readonly else self.writer)()
@@ -263,7 +278,7 @@ class LoopCursor(aiosqlite.Cursor):
         self._cursor.close()  # no I/O: resets the statement
 
 
-async def _connect_sqlite(path: str) -> LoopConnection:
+async def _connect_sqlite(path: str, made: weakref.WeakSet[LoopConnection]) -> LoopConnection:
     # check_same_thread=False: the connection is used by its thread and, inline, by the event
     # loop's, never by both at once (a unit of work awaits each call before the next).
     conn = LoopConnection(partial(sqlite3.connect, path, check_same_thread=False), 64)
@@ -271,6 +286,7 @@ async def _connect_sqlite(path: str) -> LoopConnection:
     thread: Any = getattr(conn, "_thread", conn)
     thread.daemon = True
     await conn
+    made.add(conn)
     return conn
 
 

@@ -3,6 +3,7 @@ longer than the first fetch, and a write lock held by another process."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator
@@ -122,3 +123,29 @@ async def test_an_inline_writer_waits_in_the_thread_for_another_process_s_writer
         releaser.join()
         other.close()
         await db.dispose()
+
+
+async def test_dispose_waits_for_a_call_an_abandoned_connection_is_running(
+        sqlite_settings: Settings) -> None:
+    """At shutdown a cancelled task can leave its connection checked out with a call still
+    running in the connection's thread. Dispose closes that connection too, after the call:
+    the thread is done before the event loop can close under it."""
+    db = Database(sqlite_settings)
+    conn = await db.engine.connect()  # checked out, never returned: abandoned
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, engine.LoopConnection)
+    started = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        threading.Event().wait(0.3)
+
+    task = asyncio.ensure_future(driver.offload(slow))
+    while not started.is_set():
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await db.dispose()
+    assert driver._connection is None
+    assert not driver._thread.is_alive()
