@@ -148,4 +148,7 @@ async def test_dispose_waits_for_a_call_an_abandoned_connection_is_running(
     await asyncio.gather(task, return_exceptions=True)
     await db.dispose()
     assert driver._connection is None
+    # Its stop sentinel was queued behind the call: the thread ends by itself (it answered
+    # the close just before, so it may take a moment more to return).
+    driver._thread.join(timeout=5)
     assert not driver._thread.is_alive()
