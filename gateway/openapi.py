@@ -83,9 +83,9 @@ def _operation(spec: RouteSpec, names: list[tuple[str, str]]) -> dict[str, Any]:
         op["requestBody"] = {"required": bool(spec.body and spec.body.get("required")),
                              "content": {"application/json": {"schema": spec.body}}}
     elif spec.body_kind is BodyKind.CSV:
+        # The file's layout is the route's own (spec.body: a string schema describing it).
         op["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {
-            "type": "string",
-            "description": "header msisdn,name[,employee_no][,department]; UTF-8 or GB18030"}}}}
+            "type": "string", **(spec.body or {})}}}}
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for status, text in _ERRORS.items():
         op["responses"][status] = {"description": text, "content": error_ref}

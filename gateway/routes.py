@@ -65,6 +65,11 @@ ROUTES: tuple[RouteSpec, ...] = (
               body=s.MEMBER_CREATE, body_kind=J, idem=OPT, status=201),
     RouteSpec("POST", f"{V1}/members/import", members.import_csv,
               "enrol members from CSV (all or nothing)", "members", body_kind=BodyKind.CSV,
+              body={"description": "UTF-8 (BOM or not) or GB18030; header msisdn,name"
+                                   "[,employee_no][,department] in any order; every bad line "
+                                   "is reported by number and nothing is enrolled",
+                    "example": "msisdn,name,employee_no,department\n"
+                               "8613800000001,张三,E001,生产部\n"},
               query=s.Q_IMPORT, idem=OPT, status=201),
     RouteSpec("GET", f"{V1}/members", members.list_, "list members", "members",
               query=s.Q_MEMBERS),

@@ -20,6 +20,14 @@ Q_UPLOAD = {"type": "object", "additionalProperties": False, "required": ["templ
                 "title": text(0, 32),
                 "urgent": {"type": "boolean", "description": "send in quiet hours too"}}}
 Q_LIST = query(enterprise_id=ID)
+NOTICE_CSV = {
+    "description": "the standard template named by ?template= (docs/notices.md): UTF-8 or "
+                   "GBK/GB18030, comma separated, headers in Chinese or English in any order, "
+                   "at most 20,000 rows. piece_rate: 工号,姓名,项目,数量,单价 or 金额 (or "
+                   "单价(分)/金额(分)); wages: 工号,姓名,应发,扣款,实发,备注; general: "
+                   "工号,姓名,内容 (姓名 optional everywhere). Every problem is reported with "
+                   "its row and column; nothing is sent on upload",
+    "example": "工号,姓名,项目,数量,单价,金额\nE001,张三,装配,1200,0.85,1020.00\n"}
 SEND = obj(("mode",), mode={"type": "string", "enum": ["all", "valid"],
                             "description": "all: only if the file had no error; "
                                            "valid: the employees without errors"})
@@ -73,7 +81,8 @@ T = "notices"
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("POST", V1, upload_notice,
               "upload a CSV notice: validation report, nothing sent", T,
-              body_kind=BodyKind.CSV, query=Q_UPLOAD, idem=Idem.OPTIONAL, status=201),
+              body_kind=BodyKind.CSV, body=NOTICE_CSV, query=Q_UPLOAD, idem=Idem.OPTIONAL,
+              status=201),
     RouteSpec("GET", V1, list_notices, "uploaded notices, newest first", T, query=Q_LIST),
     RouteSpec("GET", f"{V1}/{NOTICE}", get_notice,
               "a notice: validation report and delivery", T),

@@ -28,3 +28,11 @@ async def test_every_route_is_documented(api: Api) -> None:
         for status in ("401", "422"):
             assert op["responses"][status]["content"]["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/Error"}
+    # Each CSV upload describes its own file.
+    csv_bodies = {path: ops["post"]["requestBody"]["content"]["text/csv"]["schema"]
+                  for path, ops in doc["paths"].items()
+                  if "text/csv" in ops.get("post", {}).get("requestBody", {}).get("content", {})}
+    assert set(csv_bodies) == {"/api/v1/members/import", "/api/v1/notices"}
+    assert "msisdn,name" in csv_bodies["/api/v1/members/import"]["description"]
+    assert "工号" in csv_bodies["/api/v1/notices"]["description"]
+    assert all(b["type"] == "string" and b["example"] for b in csv_bodies.values())
