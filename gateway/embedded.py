@@ -85,6 +85,9 @@ class EmbeddedContext:
     # Demo cards (ICCID -> MSISDN) and terminal keys (code -> hex), for the emulators to come.
     cards: dict[str, str] = field(default_factory=dict)
     terminal_keys: dict[str, str] = field(default_factory=dict)
+    # Seeded demo cards with no application yet: the first run's issuance has still to happen
+    # (it did not, or the process stopped before it could).
+    unissued: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,7 +146,6 @@ class DemoTenant:
                 iccid=f"89860000000000{i:06d}", member_id=member["id"], note=DEMO_CARD_NOTE),
                 None)
         log.info("seeded the demo enterprise %s", DEMO_CODE)
-        ctx.extra["seeded"] = True
         return int(ent["id"])
 
 
@@ -172,10 +174,8 @@ async def _collect(ctx: EmbeddedContext, enterprise_id: int) -> None:
     msisdn = {m["id"]: m["msisdn"] for m in owners["items"]}
     ctx.cards = {c["iccid"]: msisdn.get(c["member_id"], "") for c in listing["items"]
                  if c["state"] == "active"}
-    # Seeded demo cards with no application yet: the first run's issuance has still to happen
-    # (it did not, or the process stopped before it could).
-    ctx.extra["unissued"] = sorted(c["iccid"] for c in listing["items"] if c["state"] == "active"
-                                   and c["note"] == DEMO_CARD_NOTE and not c["apps"])
+    ctx.unissued = sorted(c["iccid"] for c in listing["items"] if c["state"] == "active"
+                          and c["note"] == DEMO_CARD_NOTE and not c["apps"])
     terms = await terminals.list_terminals(deps, SYSTEM, enterprise_id, None, _page())
     for row in terms["items"]:
         rotated = await terminals.rotate_secret(deps, SYSTEM, row["id"], None)
@@ -251,10 +251,9 @@ class SimFleet:
     ADOPT_TIMEOUT_S = 10.0
 
     def __init__(self) -> None:
-        self.fleet: Fleet | None = None  # the handsets of the cards known at start
-        self.later: list[Fleet] = []  # the binds of cards adopted since
+        # One bind for the cards known at start, then one per batch of cards adopted.
+        self.binds: list[Fleet] = []
         self.phones: dict[str, Handset] = {}  # by MSISDN, normalised
-        self.files: dict[str, Path] = {}
         self._ctx: EmbeddedContext | None = None
         self._smsc: dict[str, Any] | None = None
         self._folder = Path()
@@ -269,13 +268,12 @@ class SimFleet:
         self._folder.mkdir(parents=True, exist_ok=True)
         phones = [self._handset(card, root) for card, root in await _phone_cards(ctx.deps)]
         if phones:
-            self.fleet = await self._bind(phones)
-            ctx.extra["fleet"] = self.fleet
+            await self._bind(phones)
         ctx.deps.bus.add_notifier(self)
         ctx.banner.append(f"SIM fleet:      {len(phones)} emulated handsets on the simulator "
                           f"(cards in {self._folder}; cards registered later get one too)")
         held = {phone.card.state.iccid for phone in self.phones.values()}
-        unissued = [i for i in ctx.extra.get("unissued", ()) if i in held]
+        unissued = [i for i in ctx.unissued if i in held]
         if unissued and ctx.app is not None:
             await asyncio.wait_for(_first_issuance(ctx, ctx.app, unissued),
                                    self.FIRST_RUN_TIMEOUT_S)
@@ -288,21 +286,24 @@ class SimFleet:
         self.phones[normalise(card.msisdn)] = phone
         return phone
 
+    def _path(self, iccid: str) -> Path:
+        return self._folder / f"{iccid}.json"
+
     def _card_state(self, card: PhoneCard, root: bytes) -> SimCardState:
-        path = self.files[card.iccid] = self._folder / f"{card.iccid}.json"
+        path = self._path(card.iccid)
         if path.exists():
             return load_state(path)
         digits = "".join(c for c in card.iccid if c.isdigit())
         imsi = f"4600077{digits[-8:]:0>8}"
         return new_card_state(Identity(card.iccid, imsi, card.msisdn), ota_master=root)[0]
 
-    async def _bind(self, phones: list[Handset]) -> Fleet:
+    async def _bind(self, phones: list[Handset]) -> None:
         assert self._smsc is not None
         users: User = self._smsc["handsets"]
         fleet = Fleet(phones, "127.0.0.1", self._smsc["port"], system_id=users.system_id,
                       password=users.password)
         await fleet.start()
-        return fleet
+        self.binds.append(fleet)
 
     async def notify(self, events: Sequence[Event]) -> None:
         """After a commit: the cards it registered (or replaced) get their phone now, so that
@@ -331,13 +332,11 @@ class SimFleet:
                 log.info("embedded: card %s in the phone of %s in place of %s", card.iccid,
                          card.msisdn, old.state.iccid)
             if new:
-                self.later.append(await self._bind(new))
+                await self._bind(new)
                 log.info("embedded: %d handset(s) for new cards bound", len(new))
 
     def _save(self, card: SimCard) -> None:
-        path = self.files.get(card.state.iccid)
-        if path is not None:
-            save_state(path, card.snapshot())
+        save_state(self._path(card.state.iccid), card.snapshot())
 
     def save(self) -> None:
         for phone in self.phones.values():
@@ -346,7 +345,7 @@ class SimFleet:
     async def stop(self) -> None:
         self._ctx = None  # the bus keeps its notifiers: a late event finds nothing to do
         async with self._adopting:
-            for fleet in [*self.later, *([self.fleet] if self.fleet else [])]:
+            for fleet in reversed(self.binds):
                 await fleet.stop()
             self.save()
 
@@ -358,7 +357,6 @@ _PHONE_EVENTS = frozenset({EventName.CARD_REGISTERED, EventName.CARD_REPLACED})
 class PhoneCard:
     iccid: str
     msisdn: str
-    enterprise_id: int
 
 
 async def _phone_cards(deps: Deps, iccids: Sequence[str] | None = None
@@ -380,7 +378,7 @@ async def _phone_cards(deps: Deps, iccids: Sequence[str] | None = None
                 row = await uow.enterprises.get(enterprise_id)
                 assert row is not None
                 roots[enterprise_id] = enterprises.root_key(deps, row)
-            found.append((PhoneCard(iccid, msisdn, enterprise_id), roots[enterprise_id]))
+            found.append((PhoneCard(iccid, msisdn), roots[enterprise_id]))
     return found
 
 

@@ -117,19 +117,24 @@ class Handset:
 
     async def power_on(self) -> None:
         async with self._lock:
-            self.card.power_on()
-            self.screen = Screen()
-            _, sw = self._apdu(b"\x80\x10\x00\x00" + bytes((len(TERMINAL_PROFILE),))
-                               + TERMINAL_PROFILE)
-            await self._proactive(sw)
+            await self._boot()
 
     async def insert(self, card: SimCard) -> SimCard:
         """Another SIM in this phone (补换卡: the member's new card, same number): the new
         card is powered on and profiled as the old one was; the old card is returned."""
-        async with self._lock:  # not while an SMS-PP or a menu session is using the old one
+        # One hold of the lock: no SMS-PP or menu session uses the old card meanwhile, and
+        # none reaches the new one before its TERMINAL PROFILE.
+        async with self._lock:
             old, self.card = self.card, card
-        await self.power_on()
+            await self._boot()
         return old
+
+    async def _boot(self) -> None:
+        self.card.power_on()
+        self.screen = Screen()
+        _, sw = self._apdu(b"\x80\x10\x00\x00" + bytes((len(TERMINAL_PROFILE),))
+                           + TERMINAL_PROFILE)
+        await self._proactive(sw)
 
     # -- network side ---------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ class Database:
         # its thread: closing it here waits for that call, whose answer would otherwise reach
         # an event loop already closed ("Event loop is closed", raised in the thread).
         for conn in list(self._sqlite_connections):
-            conn.inline = False
+            conn.inline = False  # the close queued behind the running call, not run in place
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), _CLOSE_TIMEOUT_S)
 

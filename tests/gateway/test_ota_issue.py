@@ -117,8 +117,7 @@ async def test_replacement_card_gets_its_apps_over_the_air(stack: OtaStack) -> N
         "new_iccid": new_iccid_, "keys": {"kic": keyset.kic.hex(), "kid": keyset.kid.hex()}})
     state, _ = new_card_state(Identity(new_iccid_, "460009999999999", phone.msisdn),
                               ota_master=stack.master)
-    phone.handset.card = open_card(state)  # the member puts the new card in the phone
-    await phone.handset.power_on()
+    await phone.handset.insert(open_card(state))  # the member puts the new card in the phone
     (issue,) = await stack.jobs(kind="issue", iccid=new_iccid_)
     assert issue.origin == "replacement"
     assert (await stack.job(issue.id))["state"] == "confirmed"
