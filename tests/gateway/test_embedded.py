@@ -20,6 +20,7 @@ from gateway.embedded import DemoTenant, EmbeddedContext, EmbeddedStack, SimFlee
 from gateway.settings import Settings
 from ota.keys import derive_card_keyset
 from tests.gateway.helpers import Api, idem, new_iccid, new_msisdn
+from tests.gateway.ota_stack import Phone
 
 V1 = "/api/v1"
 
@@ -101,7 +102,7 @@ async def test_cards_registered_later_get_a_phone(aiohttp_client: Any,
                               body={"msisdn": msisdn, "name": "后来者"})
         await api.ok("POST", f"{V1}/cards", 201, token=token,
                      body={"iccid": iccid, "member_id": member["id"]})
-        phone = sims.phones[msisdn]
+        phone = Phone(member, iccid, msisdn, sims.phones[msisdn])
         assert phone.card.state.iccid == iccid
 
         job = await api.ok("POST", f"{V1}/cards/{iccid}/apps", 202, token=token, key=idem(),
@@ -112,23 +113,27 @@ async def test_cards_registered_later_get_a_phone(aiohttp_client: Any,
                            body={"amount_fen": 1234})
         done = await api.ok("GET", f"{V1}/topups/{top['id']}?wait=20", token=token)
         assert (done["state"], done["card_balance_fen"]) == ("confirmed", 1234), done
+        assert phone.balance == 1234  # on the card in the phone, not only in the PoR
 
         replacement = new_iccid()
         await api.ok("POST", f"{V1}/cards/{iccid}/replace", token=token, key=idem(),
                      body={"new_iccid": replacement})
-        assert sims.phones[msisdn] is phone and phone.card.state.iccid == replacement
+        assert sims.phones[msisdn] is phone.handset and phone.card.state.iccid == replacement
         jobs = await api.ok("GET", f"{V1}/ota/jobs", token=token,
                             params={"iccid": replacement, "kind": "issue"})
         (issue,) = jobs["items"]
         done = await api.ok("GET", f"{V1}/ota/jobs/{issue['id']}?wait=20", token=token)
         assert done["state"] == "confirmed", done
+        assert phone.apps() == {"purse": "personalised"}  # the new card, in the phone
+        new = await api.ok("GET", f"{V1}/cards/{replacement}", token=token)
+        assert new["balance_fen"] == 1234  # the ledger balance moved with the member
 
         own = new_msisdn()
-        member = await api.ok("POST", f"{V1}/members", 201, token=token,
-                              body={"msisdn": own, "name": "自带密钥"})
+        owner = await api.ok("POST", f"{V1}/members", 201, token=token,
+                             body={"msisdn": own, "name": "自带密钥"})
         keyset = derive_card_keyset(b"\x11" * 16, "89860000000000999999")
         await api.ok("POST", f"{V1}/cards", 201, token=token, body={
-            "iccid": "89860000000000999999", "member_id": member["id"],
+            "iccid": "89860000000000999999", "member_id": owner["id"],
             "keys": {"kic": keyset.kic.hex(), "kid": keyset.kid.hex()}})
         assert own not in sims.phones
     folder = sqlite_settings.data_dir / "embedded-sims"
@@ -141,7 +146,9 @@ async def test_cards_registered_later_get_a_phone(aiohttp_client: Any,
     ctx = EmbeddedContext(deps=client.app[keys.DEPS], base_url="http://x", app=client.app)
     sims = SimFleet()
     async with EmbeddedStack(ctx, [DemoTenant(), SmscSimulator(), sims], out=lambda line: None):
-        assert sims.phones[msisdn].card.state.iccid == replacement
+        phone = Phone(member, replacement, msisdn, sims.phones[msisdn])
+        assert phone.card.state.iccid == replacement
+        assert phone.apps() == {"purse": "personalised"}  # saved with the card
         assert own not in sims.phones and len(sims.phones) == 2
 
 
